@@ -1,0 +1,1 @@
+"""The benchmark harness: each model variant timed in a fresh process."""

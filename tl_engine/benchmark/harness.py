@@ -1,0 +1,71 @@
+"""Benchmarking FP32 against INT8: each variant in a fresh process, with a warm-up, median latency,
+throughput, accuracy and size on disk."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tl_engine.errors import TLError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchmarkSettings:
+    """What the harness measures: batch sizes, repetitions and CPU threads."""
+
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 32])
+    warmup: int = 5
+    iterations: int = 20
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    timeout_seconds: int = 1800
+
+
+def directory_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def run_variant(model_dir: Path, variant: str, settings: BenchmarkSettings,
+                samples: list[tuple[str, int]] | None = None) -> dict:
+    """Run one variant in a new Python process and return its measurements."""
+    request = {"model_dir": str(model_dir), "variant": variant, "batch_sizes": settings.batch_sizes,
+               "warmup": settings.warmup, "iterations": settings.iterations, "threads": settings.threads,
+               "samples": [[str(path), int(label)] for path, label in (samples or [])]}
+    with tempfile.TemporaryDirectory(prefix="tl-bench-") as scratch:
+        request_file, result_file = Path(scratch) / "request.json", Path(scratch) / "result.json"
+        request_file.write_text(json.dumps(request))
+        command = [sys.executable, "-m", "tl_engine.benchmark.worker", str(request_file), str(result_file)]
+        logger.info("Benchmarking %s (%s) in a fresh process", model_dir.name, variant)
+        try:
+            completed = subprocess.run(command, capture_output=True, text=True, timeout=settings.timeout_seconds)
+        except subprocess.TimeoutExpired as exc:
+            raise TLError(f"Benchmark of {model_dir} ({variant}) timed out after {settings.timeout_seconds} s.") from exc
+        if completed.returncode != 0 or not result_file.is_file():
+            tail = "\n".join(completed.stderr.strip().splitlines()[-15:])
+            raise TLError(f"Benchmark of {model_dir} ({variant}) failed with exit code {completed.returncode}:\n{tail}")
+        return json.loads(result_file.read_text())
+
+
+def benchmark_models(fp32_dir: Path, int8_dir: Path | None, settings: BenchmarkSettings,
+                     samples: list[tuple[str, int]] | None = None) -> dict:
+    """Measure FP32 eager, FP32 compiled and (when given) INT8 compiled; return a report with ratios."""
+    variants = {"fp32_eager": fp32_dir, "fp32_compiled": fp32_dir}
+    if int8_dir is not None:
+        variants["int8_compiled"] = int8_dir
+    results = {name: run_variant(Path(path), name, settings, samples) for name, path in variants.items()}
+    report = {"settings": asdict(settings), "variants": results,
+              "size_bytes": {"fp32": directory_size(fp32_dir)}}
+    if int8_dir is not None:
+        report["size_bytes"]["int8"] = directory_size(int8_dir)
+        report["int8_speedup_vs_fp32_compiled"] = {
+            str(fp32["batch_size"]): round(int8["throughput_per_s"] / fp32["throughput_per_s"], 2)
+            for fp32, int8 in zip(results["fp32_compiled"]["timings"], results["int8_compiled"]["timings"])
+        }
+    return report

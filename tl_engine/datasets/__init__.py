@@ -1,0 +1,1 @@
+"""Dataset classes, one per use case, and the helpers they share."""

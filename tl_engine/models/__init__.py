@@ -1,0 +1,1 @@
+"""Model classes, one per framework and use case."""

@@ -1,0 +1,244 @@
+"""Image classifiers in PyTorch: a pretrained hub backbone with a new head for the task's classes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from tl_engine.catalog import ModelEntry
+from tl_engine.errors import ArtifactError, DatasetError
+from tl_engine.metrics import classification_report
+from tl_engine.models import torch_hub, torch_training
+from tl_engine.store import METADATA_FILE, atomic_directory, read_metadata, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.pt"
+
+
+class FeatureNorm(nn.Module):
+    """Standardizes backbone features with the mean and spread measured on the training set."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("std", torch.ones(size))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.mean) / self.std
+
+
+def build_head(feature_dim: int, num_classes: int, hidden_units: int = 0, dropout: float = 0.2) -> nn.Sequential:
+    """A classification head: standardization, dropout, an optional hidden layer, then the class logits."""
+    layers: list[tuple[str, nn.Module]] = [("norm", FeatureNorm(feature_dim)), ("dropout", nn.Dropout(dropout))]
+    if hidden_units:
+        layers += [("hidden", nn.Linear(feature_dim, hidden_units)), ("relu", nn.ReLU()),
+                   ("hidden_dropout", nn.Dropout(dropout))]
+    layers.append(("logits", nn.Linear(hidden_units or feature_dim, num_classes)))
+    return nn.Sequential(OrderedDict(layers))
+
+
+class TorchImageClassifier:
+    """A torchvision (or other PyTorch hub) image model fine-tuned for new classes.
+
+    `model` is the `torch.nn.Module` (backbone then head) once the classes are known.
+
+    Example:
+        >>> model = get_model("mobilenet_v2", "pytorch", image_size=128)
+        >>> dataset.preprocess(model.preprocessing, batch_size=64)
+        >>> model.train(dataset, output_dir="out/mobilenet", epochs=10)
+        >>> model.evaluate(dataset)["accuracy"]
+    """
+
+    framework = "pytorch"
+    use_case = "image_classification"
+
+    def __init__(self, entry: ModelEntry, image_size: int | None = None, head_hidden_units: int = 0,
+                 dropout: float = 0.2, pretrained: bool = True):
+        self.entry = entry
+        self.name = entry.name
+        self.image_size = int(image_size or entry.input_size)
+        self.head_hidden_units = int(head_hidden_units)
+        self.dropout = float(dropout)
+        self.class_names: list[str] = []
+        self.history: list[dict] = []
+        self.training_settings: dict = {}
+        classifier = torch_hub.build_classifier(entry, pretrained=pretrained)
+        self.backbone, self.feature_dim = torch_hub.split_last_linear(classifier)
+        self.backbone.eval()
+        self.head: nn.Sequential | None = None
+
+    @property
+    def preprocessing(self) -> dict:
+        """How inputs must be prepared for this model; pass it to `dataset.preprocess`."""
+        return {"kind": "image", "input_size": self.image_size,
+                "mean": list(self.entry.preprocessing["mean"]), "std": list(self.entry.preprocessing["std"])}
+
+    @property
+    def model(self) -> nn.Module:
+        """The whole network, backbone then head, as one `torch.nn.Module`."""
+        if self.head is None:
+            raise DatasetError(f"{self.name} has no head yet: train it first, or load a trained model.")
+        return nn.Sequential(OrderedDict(backbone=self.backbone, head=self.head))
+
+    def set_classes(self, class_names: Sequence[str]) -> None:
+        """Replace the head with a new one sized for `class_names`."""
+        self.class_names = list(class_names)
+        self.head = build_head(self.feature_dim, len(self.class_names), self.head_hidden_units, self.dropout)
+
+    def extract_features(self, dataset, subset: str, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Run the frozen backbone over one subset; return float32 features and int64 labels."""
+        self.backbone.eval()
+        features, labels = [], []
+        loader = dataset.loader(subset)
+        with torch.inference_mode():
+            for inputs, batch_labels in tqdm(loader, desc=f"features ({subset})", disable=not progress, unit="batch"):
+                features.append(self.backbone(inputs).float().numpy())
+                labels.append(np.asarray(batch_labels, dtype=np.int64))
+        return np.concatenate(features), np.concatenate(labels)
+
+    def _check_dataset(self, dataset) -> None:
+        if dataset.preprocessing is None or dataset.preprocessing.get("input_size") != self.image_size:
+            dataset.preprocess(self.preprocessing, dataset.batch_size)
+        if self.class_names and list(dataset.class_names) != self.class_names:
+            raise DatasetError(f"The dataset's classes {dataset.class_names} differ from the model's classes "
+                               f"{self.class_names}. Use a dataset with the same class folders.")
+
+    def train(self, dataset, output_dir: str | Path | None = None, epochs: int = 10, learning_rate: float = 1e-3,
+              batch_size: int | None = None, seed: int = 0, fine_tune: bool = False,
+              features: dict[str, tuple[np.ndarray, np.ndarray]] | None = None, progress: bool = False) -> list[dict]:
+        """Train a new head (frozen backbone, the default) or the whole network (`fine_tune=True`).
+
+        `features` takes cached backbone outputs per subset ({"train": (x, y), "validation": (x, y)})
+        so a head retrain does not run the backbone again. When `output_dir` is given the trained
+        model is exported there. Returns the per-epoch history.
+        """
+        if batch_size:
+            dataset.batch_size = batch_size
+        self.class_names = []
+        self._check_dataset(dataset)
+        self.set_classes(dataset.class_names)
+        started = time.perf_counter()
+        if fine_tune:
+            for parameter in self.backbone.parameters():
+                parameter.requires_grad_(True)
+            self._init_norm_from_features(self.extract_features(dataset, "train", progress)[0])
+            self.history = torch_training.fit_full(self.model, dataset, epochs, learning_rate, seed, progress)
+        else:
+            for parameter in self.backbone.parameters():
+                parameter.requires_grad_(False)
+            if features is None:
+                features = {subset: self.extract_features(dataset, subset, progress)
+                            for subset in ("train", "validation") if dataset.splits[subset]}
+            self._init_norm_from_features(features["train"][0])
+            self.history = torch_training.fit_head(self.head, features["train"], features.get("validation"), epochs,
+                                                   dataset.batch_size, learning_rate, seed, progress)
+        self.backbone.eval()
+        self.training_settings = {"epochs": epochs, "learning_rate": learning_rate, "batch_size": dataset.batch_size,
+                                  "seed": seed, "fine_tune": fine_tune,
+                                  "seconds": round(time.perf_counter() - started, 2)}
+        if output_dir is not None:
+            self.export(output_dir)
+        return self.history
+
+    def _init_norm_from_features(self, train_features: np.ndarray) -> None:
+        norm = self.head.norm
+        norm.mean.copy_(torch.from_numpy(train_features.mean(0)))
+        norm.std.copy_(torch.from_numpy(train_features.std(0) + 1e-6))
+
+    def predict_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        model = self.model.eval()
+        with torch.inference_mode():
+            return model(inputs)
+
+    def evaluate(self, dataset, subset: str = "test", progress: bool = False) -> dict:
+        """Return accuracy, per-class precision and recall and the confusion matrix on one subset."""
+        self._check_dataset(dataset)
+        labels, predictions = [], []
+        for inputs, batch_labels in tqdm(dataset.loader(subset), desc=f"evaluate ({subset})",
+                                         disable=not progress, unit="batch"):
+            predictions += self.predict_logits(inputs).argmax(1).tolist()
+            labels += list(map(int, batch_labels))
+        return classification_report(labels, predictions, self.class_names)
+
+    def predict(self, inputs, top_k: int = 1) -> list[dict]:
+        """Predict classes for a batch tensor, one image path, a PIL image, or a list of paths or images.
+
+        Returns one dictionary per input: `class_name`, `probability` and the `top_k` classes.
+        """
+        batch = self._to_batch(inputs)
+        probabilities = torch.softmax(self.predict_logits(batch), dim=1)
+        top = probabilities.topk(min(top_k, len(self.class_names)), dim=1)
+        results = []
+        for values, indices in zip(top.values.tolist(), top.indices.tolist()):
+            ranked = [{"class_name": self.class_names[i], "class_index": i, "probability": round(v, 6)}
+                      for v, i in zip(values, indices)]
+            results.append({**ranked[0], "top_k": ranked})
+        return results
+
+    def _to_batch(self, inputs) -> torch.Tensor:
+        if isinstance(inputs, torch.Tensor):
+            return inputs if inputs.dim() == 4 else inputs.unsqueeze(0)
+        from PIL import Image
+
+        from tl_engine.datasets.images import load_rgb
+        from tl_engine.datasets.torch_images import build_transform
+
+        items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        transform = build_transform(self.preprocessing)
+        images = []
+        for item in items:
+            image = item.convert("RGB") if isinstance(item, Image.Image) else load_rgb(Path(item))
+            images.append(transform(image))
+        return torch.stack(images)
+
+    def metadata(self) -> dict:
+        """The description written beside the weights: enough to rebuild the model with no other input."""
+        return {"model_name": self.name, "framework": self.framework, "use_case": self.use_case,
+                "hub": self.entry.hub, "hub_id": self.entry.hub_id, "class_names": self.class_names,
+                "preprocessing": self.preprocessing, "format": "torch_state_dict", "weights_file": WEIGHTS_FILE,
+                "head": {"feature_dim": self.feature_dim, "hidden_units": self.head_hidden_units,
+                         "dropout": self.dropout},
+                "training": self.training_settings, "history": self.history,
+                "parameters": sum(p.numel() for p in self.model.parameters())}
+
+    def save_to(self, directory: Path, extra_metadata: dict | None = None) -> dict:
+        """Write the weights and metadata into an existing empty directory; return the metadata."""
+        torch.save(self.model.state_dict(), directory / WEIGHTS_FILE)
+        metadata = {**self.metadata(), **(extra_metadata or {})}
+        write_json_atomic(directory / METADATA_FILE, metadata)
+        return metadata
+
+    def export(self, output_dir: str | Path) -> Path:
+        """Write `model.pt` (a state_dict) and `tl_metadata.json` to a new `output_dir`, atomically."""
+        output_dir = Path(output_dir)
+        with atomic_directory(output_dir) as temporary:
+            self.save_to(temporary)
+        logger.info("Exported %s to %s", self.name, output_dir)
+        return output_dir
+
+    @classmethod
+    def load(cls, model_dir: str | Path, entry: ModelEntry) -> "TorchImageClassifier":
+        """Rebuild the architecture without downloading anything and load the saved weights (weights_only)."""
+        model_dir = Path(model_dir)
+        metadata = read_metadata(model_dir)
+        head = metadata["head"]
+        instance = cls(entry, image_size=metadata["preprocessing"]["input_size"],
+                       head_hidden_units=head["hidden_units"], dropout=head["dropout"], pretrained=False)
+        instance.set_classes(metadata["class_names"])
+        weights = model_dir / metadata.get("weights_file", WEIGHTS_FILE)
+        if not weights.is_file():
+            raise ArtifactError(f"Weights file {weights} is missing; re-export the model.")
+        instance.model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        instance.model.eval()
+        instance.history = metadata.get("history", [])
+        instance.training_settings = metadata.get("training", {})
+        return instance

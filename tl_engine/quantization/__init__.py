@@ -1,0 +1,1 @@
+"""INT8 quantization, one module per framework."""
