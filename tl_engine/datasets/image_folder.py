@@ -33,10 +33,10 @@ class ImageClassificationDataset:
 
     def __init__(self, samples: Sequence[Sample], class_names: Sequence[str] | None = None,
                  framework: str = "pytorch", splits: dict[str, list[int]] | None = None,
-                 skipped: Sequence[tuple[Path, str]] = ()):
+                 skipped: Sequence[tuple[Path, str]] = (), source: Path | str = "The dataset"):
         self.samples = list(samples)
         self.class_names = list(class_names) if class_names else sorted({s.class_name for s in self.samples})
-        require_two_classes(self.class_names, "The dataset")
+        require_two_classes(self.class_names, source)
         index = {name: i for i, name in enumerate(self.class_names)}
         unknown = sorted({s.class_name for s in self.samples} - index.keys())
         if unknown:
@@ -60,7 +60,7 @@ class ImageClassificationDataset:
                       if p.is_dir() and p.name in SPLIT_FOLDER_NAMES}
         if "train" not in split_dirs:
             scan = scan_class_folders(root, on_bad_file)
-            return cls(scan.samples, framework=framework, skipped=scan.skipped)
+            return cls(scan.samples, framework=framework, skipped=scan.skipped, source=root)
         samples: list[Sample] = []
         skipped: list[tuple[Path, str]] = []
         owner: list[str] = []
@@ -72,7 +72,7 @@ class ImageClassificationDataset:
                 owner += [split_name] * len(scan.samples)
         splits = {name: [i for i, o in enumerate(owner) if o == name] for name in SPLIT_NAMES}
         logger.info("Loaded %s with predefined splits: %s", root, {k: len(v) for k, v in splits.items()})
-        return cls(samples, framework=framework, splits=splits, skipped=skipped)
+        return cls(samples, framework=framework, splits=splits, skipped=skipped, source=root)
 
     def __len__(self) -> int:
         return len(self.samples)

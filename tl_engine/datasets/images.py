@@ -33,14 +33,19 @@ class ScanResult:
     skipped: list[tuple[Path, str]]
 
 
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert grayscale, palette and RGBA images to RGB; transparent pixels become white."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
 def load_rgb(path: Path) -> Image.Image:
-    """Open an image and convert grayscale, palette and RGBA images to RGB (transparency becomes white)."""
+    """Open an image file as RGB (see `to_rgb`)."""
     with Image.open(path) as image:
-        if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-            rgba = image.convert("RGBA")
-            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            return Image.alpha_composite(background, rgba).convert("RGB")
-        return image.convert("RGB")
+        return to_rgb(image)
 
 
 def check_image(path: Path) -> str | None:

@@ -125,6 +125,8 @@ class TorchImageClassifier:
             dataset.batch_size = batch_size
         self.class_names = []
         self._check_dataset(dataset)
+        # Seed before the new head is built, so its initial weights repeat too.
+        torch_training.seed_everything(seed)
         self.set_classes(dataset.class_names)
         started = time.perf_counter()
         if fine_tune:
@@ -189,14 +191,14 @@ class TorchImageClassifier:
             return inputs if inputs.dim() == 4 else inputs.unsqueeze(0)
         from PIL import Image
 
-        from tl_engine.datasets.images import load_rgb
+        from tl_engine.datasets.images import load_rgb, to_rgb
         from tl_engine.datasets.torch_images import build_transform
 
         items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         transform = build_transform(self.preprocessing)
         images = []
         for item in items:
-            image = item.convert("RGB") if isinstance(item, Image.Image) else load_rgb(Path(item))
+            image = to_rgb(item) if isinstance(item, Image.Image) else load_rgb(Path(item))
             images.append(transform(image))
         return torch.stack(images)
 

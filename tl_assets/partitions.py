@@ -1,0 +1,28 @@
+"""Every partition definition of the graph, and the helpers that turn partition keys into values."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from tl_engine.pipeline.config import TaskSettings
+
+
+def daily_partitions(task: TaskSettings) -> dg.DailyPartitionsDefinition:
+    """One partition per landing day of the task, from its configured start date."""
+    return dg.DailyPartitionsDefinition(start_date=task.start_date.isoformat())
+
+
+def model_partitions(task: TaskSettings) -> dg.MultiPartitionsDefinition:
+    """framework x model for the task; keys read `framework|model` because Dagster sorts dimension names."""
+    frameworks = sorted({entry.framework for entry in task.models})
+    models = sorted({entry.model for entry in task.models})
+    return dg.MultiPartitionsDefinition({
+        "framework": dg.StaticPartitionsDefinition(frameworks),
+        "model": dg.StaticPartitionsDefinition(models),
+    })
+
+
+def framework_and_model(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    """Read (framework, model) from the run's multi-partition key."""
+    keys = context.partition_key.keys_by_dimension
+    return keys["framework"], keys["model"]

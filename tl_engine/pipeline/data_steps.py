@@ -1,0 +1,149 @@
+"""Pipeline steps for data: a day's landed files, the dataset of all days, and its stable splits."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from collections import Counter
+from pathlib import Path
+
+from tl_engine.datasets.image_folder import ImageClassificationDataset
+from tl_engine.datasets.images import Sample, require_two_classes, scan_class_folders
+from tl_engine.datasets.splits import SPLIT_NAMES, hash_split
+from tl_engine.errors import DatasetError
+from tl_engine.pipeline.config import TaskSettings
+from tl_engine.pipeline.outcome import CODE_VERSIONS, StepOutcome, built, reuse_if_built
+from tl_engine.store import ArtifactStore, fingerprint
+
+logger = logging.getLogger(__name__)
+
+READY_MARKER = "_READY"
+MANIFEST_FILE = "manifest.csv"
+SPLITS_FILE = "splits.csv"
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_csv(path: Path, header: list[str], rows) -> None:
+    with path.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with path.open(newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def day_folder(task: TaskSettings, day: str) -> Path:
+    """Return the landing folder of one day, checking that it exists and is complete."""
+    if not task.landing_dir.is_dir():
+        raise DatasetError(f"Landing folder not found: {task.landing_dir} (task {task.name!r}). "
+                           "Create it, or fix landing_dir in the pipeline settings.")
+    folder = task.landing_dir / day
+    if not folder.is_dir():
+        raise DatasetError(f"No landing folder for day {day}: {folder} does not exist.")
+    if not (folder / READY_MARKER).is_file():
+        raise DatasetError(f"Day folder {folder} is not complete: it has no {READY_MARKER} marker. "
+                           f"Create {READY_MARKER} once every file of the day is copied.")
+    return folder
+
+
+def landed_days(task: TaskSettings) -> list[str]:
+    """The complete day folders (holding the ready marker) in the landing folder, oldest first."""
+    if not task.landing_dir.is_dir():
+        raise DatasetError(f"Landing folder not found: {task.landing_dir} (task {task.name!r}). "
+                           "Create it, or fix landing_dir in the pipeline settings.")
+    return sorted(p.name for p in task.landing_dir.iterdir() if p.is_dir() and (p / READY_MARKER).is_file())
+
+
+def build_raw_drop(task: TaskSettings, store: ArtifactStore, day: str) -> StepOutcome:
+    """Validate one day's files and record them with their content hashes."""
+    folder = day_folder(task, day)
+    scan = scan_class_folders(folder, task.on_bad_file, id_prefix=f"{day}/")
+    rows = [(s.sample_id, s.class_name, _file_sha256(s.path)) for s in scan.samples]
+    partition = f"{task.name}/{day}"
+    fp = fingerprint(CODE_VERSIONS["raw_drop"], rows)
+    reused = reuse_if_built(store, "raw_drop", partition, fp)
+    if reused:
+        return reused
+    counts = Counter(s.class_name for s in scan.samples)
+    metadata = {"task": task.name, "day": day, "folder": str(folder), "samples": len(rows),
+                "class_counts": dict(sorted(counts.items())), "skipped_files": len(scan.skipped),
+                "skipped_examples": [f"{p}: {why}" for p, why in scan.skipped[:5]]}
+    with store.write("raw_drop", partition, fp, metadata) as (directory, _):
+        _write_csv(directory / MANIFEST_FILE, ["sample_id", "class_name", "sha256"], rows)
+    return built(store, "raw_drop", partition, fp)
+
+
+def build_dataset(task: TaskSettings, store: ArtifactStore) -> StepOutcome:
+    """Combine every recorded day into one dataset manifest; its fingerprint is its data version."""
+    days = landed_days(task)
+    drops = {}
+    for day in days:
+        path = store.latest("raw_drop", f"{task.name}/{day}")
+        if path is None:
+            logger.warning("Day %s of task %s has landed but raw_drop was not materialized; it is left out.",
+                           day, task.name)
+            continue
+        drops[day] = path
+    if not drops:
+        raise DatasetError(f"No materialized raw_drop for task {task.name!r} under {task.landing_dir}. "
+                           "Materialize raw_drop for the landed days first.")
+    rows = []
+    for day, path in drops.items():
+        rows += [(r["sample_id"], r["class_name"], r["sha256"]) for r in _read_csv(path / MANIFEST_FILE)]
+    class_names = sorted({class_name for _, class_name, _ in rows})
+    require_two_classes(class_names, f"Task {task.name!r}")
+    fp = fingerprint(CODE_VERSIONS["dataset"], [p.name for p in drops.values()])
+    partition = task.name
+    reused = reuse_if_built(store, "dataset", partition, fp)
+    if reused:
+        return reused
+    counts = Counter(class_name for _, class_name, _ in rows)
+    metadata = {"task": task.name, "days": list(drops), "samples": len(rows), "class_names": class_names,
+                "class_counts": {name: counts[name] for name in class_names}}
+    with store.write("dataset", partition, fp, metadata) as (directory, _):
+        _write_csv(directory / MANIFEST_FILE, ["sample_id", "class_name", "sha256"], rows)
+    return built(store, "dataset", partition, fp)
+
+
+def build_splits(task: TaskSettings, store: ArtifactStore) -> StepOutcome:
+    """Assign each sample to train, validation or test by a hash of its id, so assignments never move."""
+    dataset_dir = store.require_latest("dataset", task.name)
+    dataset_fp = dataset_dir.name
+    split = task.split
+    fp = fingerprint(CODE_VERSIONS["splits"], dataset_fp, split.model_dump())
+    reused = reuse_if_built(store, "splits", task.name, fp)
+    if reused:
+        return reused
+    rows = [(r["sample_id"], hash_split(r["sample_id"], split.train, split.validation, split.test, split.seed))
+            for r in _read_csv(dataset_dir / MANIFEST_FILE)]
+    sizes = Counter(name for _, name in rows)
+    for name in SPLIT_NAMES:
+        if getattr(split, name) > 0 and sizes[name] == 0:
+            raise DatasetError(f"The {name} split of task {task.name!r} is empty ({len(rows)} samples). "
+                               "Add data or change the split fractions.")
+    metadata = {"task": task.name, "dataset_fingerprint": dataset_fp, "settings": split.model_dump(),
+                "sizes": {name: sizes[name] for name in SPLIT_NAMES}}
+    with store.write("splits", task.name, fp, metadata) as (directory, _):
+        _write_csv(directory / SPLITS_FILE, ["sample_id", "split"], rows)
+    return built(store, "splits", task.name, fp)
+
+
+def load_task_dataset(task: TaskSettings, store: ArtifactStore, framework: str = "pytorch"):
+    """Build the dataset object of the latest dataset and splits artifacts, for training and evaluation."""
+    dataset_dir = store.require_latest("dataset", task.name)
+    splits_dir = store.require_latest("splits", task.name)
+    manifest = _read_csv(dataset_dir / MANIFEST_FILE)
+    membership = {r["sample_id"]: r["split"] for r in _read_csv(splits_dir / SPLITS_FILE)}
+    samples = [Sample(r["sample_id"], task.landing_dir / r["sample_id"], r["class_name"]) for r in manifest]
+    splits = {name: [i for i, s in enumerate(samples) if membership[s.sample_id] == name] for name in SPLIT_NAMES}
+    class_names = sorted({s.class_name for s in samples})
+    if task.use_case != "image_classification":
+        raise DatasetError(f"Use case {task.use_case!r} has no pipeline dataset yet.")
+    return ImageClassificationDataset(samples, class_names, framework=framework, splits=splits)
