@@ -1,0 +1,194 @@
+"""The asset graph run in-process by Dagster on a real instance, on tiny real data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from tl_assets.definitions import build_definitions
+from tl_assets.run import materialize_task
+from tl_engine.demo_data import write_landing_drops
+from tl_engine.pipeline.config import load_settings
+from tl_engine.store import ArtifactStore, read_metadata
+
+from conftest import FASHION_MNIST_ROOT
+
+DAYS = ["2026-11-01", "2026-11-02"]
+MODEL_ASSETS = ["features", "finetuned_model", "evaluation", "quantized_model", "benchmark_report"]
+
+
+def write_settings(project: Path, models: list[dict], landing: str = "landing") -> Path:
+    """Write a pipeline settings file sized for tests: 32 px images, 2 epochs, tiny benchmarks."""
+    settings = {
+        "project_root": ".",
+        "artifact_dir": "artifacts",
+        "tasks": [{
+            "name": "tiny",
+            "use_case": "image_classification",
+            "landing_dir": landing,
+            "start_date": "2026-11-01",
+            "split": {"train": 0.6, "validation": 0.2, "test": 0.2, "seed": 0},
+            "training": {"image_size": 32, "epochs": 2, "batch_size": 16, "head_hidden_units": 0},
+            "quantization": {"calibration_samples": 32},
+            "benchmark": {"batch_sizes": [1, 4], "warmup": 1, "iterations": 2, "threads": 2},
+            "models": models,
+        }],
+    }
+    path = project / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_project(tmp_path_factory, fashion_mnist, torch_hub_cache) -> Path:
+    """A project folder with two landed days of 100 Fashion-MNIST images each and one model."""
+    project = tmp_path_factory.mktemp("project")
+    write_landing_drops(FASHION_MNIST_ROOT, project / "landing", DAYS, samples=200)
+    write_settings(project, [{"framework": "pytorch", "model": "mobilenet_v2"}])
+    return project
+
+
+@pytest.fixture(scope="module")
+def built_graph(tiny_project):
+    """Materialize every asset of the tiny task once, on a test instance; return (instance, settings, defs)."""
+    config = str(tiny_project / "pipeline.yaml")
+    settings = load_settings(config)
+    defs = build_definitions(config)
+    with dg.instance_for_test() as instance:
+        materialize_task(defs, instance, settings.tasks[0])
+        yield instance, settings, defs
+
+
+def materializations(instance: dg.DagsterInstance, asset: str) -> list[dg.AssetMaterialization]:
+    records = instance.fetch_materializations(dg.AssetKey(["tiny", asset]), limit=100).records
+    return [record.asset_materialization for record in records]
+
+
+def failure_text(result) -> str:
+    """Join the messages of the step failure and the exceptions that caused it."""
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    error, parts = failure.step_failure_data.error, []
+    while error is not None:
+        parts.append(error.message)
+        error = error.cause
+    return "\n".join(parts)
+
+
+def test_definitions_list_every_asset(tiny_project):
+    defs = build_definitions(str(tiny_project / "pipeline.yaml"))
+
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+
+    expected = {"raw_drop", "dataset", "splits", *MODEL_ASSETS, "leaderboard"}
+    assert keys == {f"tiny/{name}" for name in expected}
+
+
+def test_model_partition_key_reads_framework_first(tiny_project):
+    defs = build_definitions(str(tiny_project / "pipeline.yaml"))
+
+    partitions = defs.resolve_assets_def(dg.AssetKey(["tiny", "finetuned_model"])).partitions_def
+
+    assert partitions.get_partition_keys() == ["pytorch|mobilenet_v2"]
+
+
+def test_graph_builds_leaderboard_row(built_graph):
+    instance, settings, _ = built_graph
+    store = ArtifactStore(settings.artifact_dir)
+
+    rows = read_metadata(store.require_latest("leaderboard", "tiny"))["rows"]
+
+    assert [row["partition"] for row in rows] == ["pytorch|mobilenet_v2"]
+    assert 0.0 <= rows[0]["fp32_accuracy"] <= 1.0
+    assert 0.0 <= rows[0]["int8_accuracy"] <= 1.0
+    assert rows[0]["int8_throughput_b32"] is None  # batch 32 is not in the tiny settings
+    assert rows[0]["fp32_size_mb"] > 1
+
+
+def test_graph_records_each_day(built_graph):
+    instance, _, _ = built_graph
+
+    days = sorted(m.partition for m in materializations(instance, "raw_drop"))
+
+    assert days == DAYS
+
+
+def test_data_version_is_fingerprint(built_graph):
+    instance, settings, _ = built_graph
+    store = ArtifactStore(settings.artifact_dir)
+    [event] = materializations(instance, "finetuned_model")
+
+    assert event.tags["dagster/data_version"] == store.require_latest("finetuned_model",
+                                                                       "tiny/pytorch/mobilenet_v2").name
+    assert event.metadata["reused"].value is False
+
+
+def test_evaluation_shows_confusion_matrix(built_graph):
+    instance, _, _ = built_graph
+    [event] = materializations(instance, "evaluation")
+
+    assert event.metadata["confusion_matrix"].value.startswith("![confusion_matrix](data:image/png;base64,")
+    assert 0.0 <= event.metadata["test_accuracy"].value <= 1.0
+
+
+def test_second_run_reuses_every_step(built_graph):
+    instance, settings, defs = built_graph
+    store = ArtifactStore(settings.artifact_dir)
+    before = {kind: store.require_latest(kind, "tiny/pytorch/mobilenet_v2").name for kind in MODEL_ASSETS}
+
+    materialize_task(defs, instance, settings.tasks[0])
+
+    for asset in ["raw_drop", "dataset", "splits", *MODEL_ASSETS, "leaderboard"]:
+        latest = materializations(instance, asset)[0]
+        assert latest.metadata["reused"].value is True, asset
+    after = {kind: store.require_latest(kind, "tiny/pytorch/mobilenet_v2").name for kind in MODEL_ASSETS}
+    assert after == before
+
+
+def test_unimplemented_partition_names_frameworks(tiny_project, tmp_path):
+    config = write_settings(tmp_path, [{"framework": "pytorch", "model": "mobilenet_v2"},
+                                       {"framework": "tensorflow", "model": "mobilenet_v2"}],
+                            landing=str(tiny_project / "landing"))
+    defs = build_definitions(str(config))
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(list(defs.assets), selection=[dg.AssetKey(["tiny", "features"])],
+                                partition_key="tensorflow|mobilenet_v2", instance=instance,
+                                resources=defs.resources, raise_on_error=False)
+
+    assert not result.success
+    message = failure_text(result)
+    assert "'tensorflow'" in message
+    assert "Valid frameworks for it: pytorch" in message
+
+
+def test_missing_landing_folder_fails_clearly(tmp_path):
+    config = write_settings(tmp_path, [{"framework": "pytorch", "model": "mobilenet_v2"}], landing="nowhere")
+    defs = build_definitions(str(config))
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(list(defs.assets), selection=[dg.AssetKey(["tiny", "raw_drop"])],
+                                partition_key=DAYS[0], instance=instance, resources=defs.resources,
+                                raise_on_error=False)
+
+    assert not result.success
+    assert f"Landing folder not found: {tmp_path / 'nowhere'}" in failure_text(result)
+
+
+def test_day_without_ready_marker_is_rejected(tiny_project, tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(tiny_project / "landing" / DAYS[0], landing / DAYS[0])
+    (landing / DAYS[0] / "_READY").unlink()
+    config = write_settings(tmp_path, [{"framework": "pytorch", "model": "mobilenet_v2"}])
+    defs = build_definitions(str(config))
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(list(defs.assets), selection=[dg.AssetKey(["tiny", "raw_drop"])],
+                                partition_key=DAYS[0], instance=instance, resources=defs.resources,
+                                raise_on_error=False)
+
+    assert "has no _READY marker" in failure_text(result)
+    assert not (tmp_path / "artifacts" / "raw_drop").exists()
