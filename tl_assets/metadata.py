@@ -11,11 +11,11 @@ from tl_engine.pipeline.outcome import StepOutcome
 
 def image_markdown(outcome: StepOutcome) -> dict[str, dg.MetadataValue]:
     """Embed each PNG of the artifact as Markdown, which the Dagster UI shows as a picture."""
-    shown = {}
+    embedded = {}
     for name, path in outcome.plots.items():
         encoded = base64.b64encode(path.read_bytes()).decode()
-        shown[name] = dg.MetadataValue.md(f"![{name}](data:image/png;base64,{encoded})")
-    return shown
+        embedded[name] = dg.MetadataValue.md(f"![{name}](data:image/png;base64,{encoded})")
+    return embedded
 
 
 def materialize_result(context: dg.AssetExecutionContext, outcome: StepOutcome,

@@ -8,12 +8,12 @@ from tl_engine.pipeline.config import TaskSettings
 
 
 def daily_partitions(task: TaskSettings) -> dg.DailyPartitionsDefinition:
-    """One partition per landing day of the task, from its configured start date."""
+    """Return one partition per landing day of the task, from its configured start date."""
     return dg.DailyPartitionsDefinition(start_date=task.start_date.isoformat())
 
 
 def model_partitions(task: TaskSettings) -> dg.MultiPartitionsDefinition:
-    """framework x model for the task; keys read `framework|model` because Dagster sorts dimension names."""
+    """Return framework x model partitions; keys read `framework|model` because Dagster sorts dimension names."""
     frameworks = sorted({entry.framework for entry in task.models})
     models = sorted({entry.model for entry in task.models})
     return dg.MultiPartitionsDefinition({

@@ -50,9 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=None, help="pipeline settings file (default: configs/pipeline.yaml)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Dagster stamps a new SQLite event log per run; those migration lines are noise here.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Engine log lines reach the console through Dagster (configs/dagster.yaml lists tl_engine under
+    # managed_python_loggers), so only this module's own logger gets a handler here.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     if not os.environ.get("DAGSTER_HOME"):
         logger.error("DAGSTER_HOME is not set, so the runs would vanish. Set it, for example to $PWD/.dagster.")
         return 2

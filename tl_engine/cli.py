@@ -36,7 +36,11 @@ class TLGroup(click.Group):
 def main(ctx: click.Context, verbose: bool, debug: bool) -> None:
     """tl: fine-tune pretrained models on your data, quantize them to INT8 and benchmark them."""
     ctx.obj = {"debug": debug}
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    level = logging.WARNING
+    if verbose:
+        level = logging.INFO
+    if debug:
+        level = logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
@@ -81,3 +85,6 @@ def setup(fashion_mnist: Path, landing_dir: Path, samples: int, days: tuple[str,
     written = write_landing_drops(fashion_mnist, landing_dir, list(days), samples)
     for day, count in written.items():
         click.echo(f"{landing_dir / day}: " + (f"{count} images written" if count else "already there, kept"))
+
+if __name__ == "__main__":
+    main()

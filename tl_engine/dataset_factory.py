@@ -13,8 +13,8 @@ DATASET_CATALOGS = ("torchvision",)
 def load_dataset(dataset_dir: str | Path, use_case: str, framework: str = "pytorch", **kwargs):
     """Load a custom dataset from a folder.
 
-    For `image_classification` the folder holds one sub-folder per class, or `train/`,
-    `validation/` and `test/` folders that each hold the class folders. Keyword arguments go to
+    For `image_classification` the folder contains one sub-folder per class, or `train/`,
+    `validation/` and `test/` folders that each contain the class folders. Keyword arguments go to
     the dataset class (for example `on_bad_file="error"`).
 
     Example:

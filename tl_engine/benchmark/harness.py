@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class BenchmarkSettings:
-    """What the harness measures: batch sizes, repetitions and CPU threads."""
+    """Measurement settings: batch sizes, repetitions and CPU threads."""
 
     batch_sizes: list[int] = field(default_factory=lambda: [1, 32])
     warmup: int = 5

@@ -126,7 +126,7 @@ class ImageClassificationDataset:
         return self.splits[subset]
 
     def loader(self, subset: str, shuffle: bool = False, seed: int = 0):
-        """A `torch.utils.data.DataLoader` over one subset."""
+        """Return a `torch.utils.data.DataLoader` over one subset."""
         import torch
         from torch.utils.data import DataLoader, Subset
 

@@ -20,7 +20,7 @@ _AUX_LOGIT_MODELS = {"googlenet", "inception_v3"}
 
 
 def checkpoint_path(entry: ModelEntry) -> Path:
-    """The file in torch's hub cache ($TORCH_HOME/hub/checkpoints) that holds the entry's weights."""
+    """The file in torch's hub cache ($TORCH_HOME/hub/checkpoints) that contains the entry's weights."""
     return Path(torch.hub.get_dir()) / "checkpoints" / entry.weights_file
 
 

@@ -37,7 +37,7 @@ class FeatureNorm(nn.Module):
 
 
 def build_head(feature_dim: int, num_classes: int, hidden_units: int = 0, dropout: float = 0.2) -> nn.Sequential:
-    """A classification head: standardization, dropout, an optional hidden layer, then the class logits."""
+    """Build a classification head: standardization, dropout, an optional hidden layer, then the class logits."""
     layers: list[tuple[str, nn.Module]] = [("norm", FeatureNorm(feature_dim)), ("dropout", nn.Dropout(dropout))]
     if hidden_units:
         layers += [("hidden", nn.Linear(feature_dim, hidden_units)), ("relu", nn.ReLU()),
@@ -203,7 +203,7 @@ class TorchImageClassifier:
         return torch.stack(images)
 
     def metadata(self) -> dict:
-        """The description written beside the weights: enough to rebuild the model with no other input."""
+        """Return the metadata written beside the weights, enough to rebuild the model with no other input."""
         return {"model_name": self.name, "framework": self.framework, "use_case": self.use_case,
                 "hub": self.entry.hub, "hub_id": self.entry.hub_id, "class_names": self.class_names,
                 "preprocessing": self.preprocessing, "format": "torch_state_dict", "weights_file": WEIGHTS_FILE,

@@ -1,4 +1,4 @@
 """The pipeline: tasks from `configs/pipeline.yaml` and the fingerprinted steps that build each result.
 
-This package knows nothing of Dagster; `tl_assets` calls these steps from its assets.
+This package does not import Dagster: `tl_assets` calls these steps from its assets.
 """

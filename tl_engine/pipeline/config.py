@@ -91,7 +91,7 @@ class TaskSettings(Strict):
         return self
 
     def training_for(self, framework: str, model: str) -> TrainingSettings:
-        """The task's training settings with the model's overrides applied."""
+        """Return the task's training settings with the model's overrides applied."""
         overrides = self.model_settings(framework, model).training
         return TrainingSettings(**{**self.training.model_dump(), **overrides})
 

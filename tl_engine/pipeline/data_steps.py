@@ -54,7 +54,7 @@ def day_folder(task: TaskSettings, day: str) -> Path:
 
 
 def landed_days(task: TaskSettings) -> list[str]:
-    """The complete day folders (holding the ready marker) in the landing folder, oldest first."""
+    """List the complete day folders (those with the ready marker) in the landing folder, oldest first."""
     if not task.landing_dir.is_dir():
         raise DatasetError(f"Landing folder not found: {task.landing_dir} (task {task.name!r}). "
                            "Create it, or fix landing_dir in the pipeline settings.")

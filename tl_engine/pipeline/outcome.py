@@ -1,17 +1,14 @@
-"""What a pipeline step returns, and the code versions that go into every fingerprint."""
+"""Step outcomes, and the code versions that go into every fingerprint."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tl_engine.store import ArtifactStore, read_metadata
 
-logger = logging.getLogger(__name__)
-
-# Bump a step's version when its code changes what it writes; every artifact built by the older
-# code then becomes stale, and so does everything downstream of it.
+# Bump a step's version when its code changes what it writes. Every artifact that the older code
+# built then becomes stale, and so does everything downstream of it.
 CODE_VERSIONS = {
     "raw_drop": "1", "dataset": "1", "splits": "1", "features": "1", "finetuned_model": "1",
     "evaluation": "1", "quantized_model": "1", "benchmark_report": "1", "leaderboard": "1",
@@ -41,15 +38,11 @@ def reuse_if_built(store: ArtifactStore, kind: str, partition: str, fingerprint:
     if path is None:
         return None
     store.set_latest(kind, partition, fingerprint)
-    outcome = StepOutcome(kind, partition, fingerprint, path, read_metadata(path), reused=True,
-                          plots={p.stem: p for p in sorted(path.glob("*.png"))})
-    logger.info("%s", outcome.describe())
-    return outcome
+    return StepOutcome(kind, partition, fingerprint, path, read_metadata(path), reused=True,
+                       plots={p.stem: p for p in sorted(path.glob("*.png"))})
 
 
 def built(store: ArtifactStore, kind: str, partition: str, fingerprint: str) -> StepOutcome:
     path = store.find(kind, partition, fingerprint)
-    outcome = StepOutcome(kind, partition, fingerprint, path, read_metadata(path), reused=False,
-                          plots={p.stem: p for p in sorted(path.glob("*.png"))})
-    logger.info("%s", outcome.describe())
-    return outcome
+    return StepOutcome(kind, partition, fingerprint, path, read_metadata(path), reused=False,
+                       plots={p.stem: p for p in sorted(path.glob("*.png"))})

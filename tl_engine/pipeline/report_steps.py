@@ -38,15 +38,18 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
     reused = reuse_if_built(store, "benchmark_report", partition, fp)
     if reused:
         return reused
+
     harness_settings = BenchmarkSettings(batch_sizes=list(settings.batch_sizes), warmup=settings.warmup,
                                          iterations=settings.iterations)
     if settings.threads:
         harness_settings.threads = settings.threads
     report = benchmark_models(fp32_dir, int8_dir, harness_settings)
+
     int8 = read_metadata(int8_dir)
     report["accuracy"] = {"fp32": evaluation["test_accuracy"], "int8": int8["int8_test_accuracy"],
                           "test_samples": evaluation["test_samples"]}
     report["int8_method"] = "neural-compressor 3.10 static PT2E, compiled with torch.compile (inductor)"
+
     row = {
         "partition": f"{framework}|{model}",
         "fp32_accuracy": report["accuracy"]["fp32"], "int8_accuracy": report["accuracy"]["int8"],

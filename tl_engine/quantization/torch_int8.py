@@ -2,8 +2,8 @@
 
 The path is INC's PT2E flow: `torch.export` the model, `prepare` it with `StaticQuantConfig`, run
 real training images through it to calibrate the observers, then `convert`. The result is a
-quantize-dequantize graph that `torch.compile` (inductor) lowers to INT8 kernels; run uncompiled it
-is slower than FP32, so the benchmark always compiles it.
+quantize-dequantize graph that `torch.compile` (inductor) lowers to INT8 kernels. Run uncompiled,
+it is slower than FP32, so the benchmark always compiles it.
 """
 
 from __future__ import annotations
