@@ -35,6 +35,7 @@ def write_settings(project: Path, models: list[dict], landing: str = "landing") 
             "training": {"image_size": 32, "epochs": 2, "batch_size": 16, "head_hidden_units": 0},
             "quantization": {"calibration_samples": 32},
             "benchmark": {"batch_sizes": [1, 4], "warmup": 1, "iterations": 2, "threads": 2},
+            "quality": {"min_test_accuracy": 0.0, "max_int8_accuracy_drop": 1.0},
             "models": models,
         }],
     }
@@ -83,7 +84,7 @@ def test_definitions_list_every_asset(tiny_project):
 
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
 
-    expected = {"raw_drop", "dataset", "splits", *MODEL_ASSETS, "leaderboard"}
+    expected = {"raw_drop", "dataset", "splits", *MODEL_ASSETS, "leaderboard", "daily_evaluation"}
     assert keys == {f"tiny/{name}" for name in expected}
 
 
@@ -134,12 +135,22 @@ def test_evaluation_shows_confusion_matrix(built_graph):
     assert 0.0 <= event.metadata["test_accuracy"].value <= 1.0
 
 
-def test_second_run_reuses_every_step(built_graph):
+def test_second_run_launches_nothing(built_graph):
+    instance, settings, defs = built_graph
+    runs_before = len(instance.get_runs())
+
+    launched = materialize_task(defs, instance, settings.tasks[0])
+
+    assert launched == []
+    assert len(instance.get_runs()) == runs_before
+
+
+def test_forced_run_reuses_every_step(built_graph):
     instance, settings, defs = built_graph
     store = ArtifactStore(settings.artifact_dir)
     before = {kind: store.require_latest(kind, "tiny/pytorch/mobilenet_v2").name for kind in MODEL_ASSETS}
 
-    materialize_task(defs, instance, settings.tasks[0])
+    materialize_task(defs, instance, settings.tasks[0], everything=True)
 
     for asset in ["raw_drop", "dataset", "splits", *MODEL_ASSETS, "leaderboard"]:
         latest = materializations(instance, asset)[0]

@@ -10,7 +10,8 @@ import dagster as dg
 from tl_assets.metadata import materialize_result
 from tl_assets.partitions import daily_partitions, framework_and_model, model_partitions
 from tl_assets.resources import PipelineResource
-from tl_engine.pipeline import data_steps, model_steps, report_steps
+from tl_assets.checks import int8_drop_check, int8_drop_spec, test_accuracy_check, test_accuracy_spec
+from tl_engine.pipeline import daily_steps, data_steps, model_steps, report_steps
 from tl_engine.pipeline.config import TaskSettings
 from tl_engine.pipeline.outcome import CODE_VERSIONS
 from tl_engine.pipeline.report_steps import LEADERBOARD_COLUMNS, markdown_table
@@ -80,6 +81,7 @@ def build_task_assets(task: TaskSettings) -> list[dg.AssetsDefinition]:
 
     @dg.asset(name="evaluation", deps=[finetuned_model], partitions_def=models,
               code_version=CODE_VERSIONS["evaluation"], kinds={"pytorch"},
+              check_specs=[test_accuracy_spec(key("evaluation"))],
               description="Accuracy, per-class precision and recall, and the confusion matrix on the test split.",
               **common)
     def evaluation(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
@@ -87,21 +89,24 @@ def build_task_assets(task: TaskSettings) -> list[dg.AssetsDefinition]:
         outcome = model_steps.build_evaluation(settings, store, *framework_and_model(context))
         report = outcome.metadata["report"]
         per_class = [{"class": k, **v} for k, v in report["per_class"].items()]
+        check = test_accuracy_check(outcome.metadata["test_accuracy"], settings.quality.min_test_accuracy)
         return materialize_result(context, outcome, {
             "test_accuracy": outcome.metadata["test_accuracy"], "test_samples": outcome.metadata["test_samples"],
             "per_class": dg.MetadataValue.md(markdown_table(per_class, ["class", "precision", "recall", "f1",
-                                                                        "support"]))})
+                                                                        "support"]))}, [check])
 
     @dg.asset(name="quantized_model", deps=[finetuned_model, evaluation], partitions_def=models,
               code_version=CODE_VERSIONS["quantized_model"], kinds={"pytorch"}, pool=TRAINING_POOL,
+              check_specs=[int8_drop_spec(key("quantized_model"))],
               description="The fine-tuned model quantized to INT8 with Intel Neural Compressor.", **common)
     def quantized_model(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
         settings, store = engine(pipeline)
         outcome = model_steps.build_quantized_model(settings, store, *framework_and_model(context))
         meta = outcome.metadata
+        check = int8_drop_check(meta["accuracy_drop"], settings.quality.max_int8_accuracy_drop)
         return materialize_result(context, outcome, {"int8_test_accuracy": meta["int8_test_accuracy"],
                                                      "fp32_test_accuracy": meta["fp32_test_accuracy"],
-                                                     "accuracy_drop": meta["accuracy_drop"]})
+                                                     "accuracy_drop": meta["accuracy_drop"]}, [check])
 
     @dg.asset(name="benchmark_report", deps=[quantized_model], partitions_def=models,
               code_version=CODE_VERSIONS["benchmark_report"], kinds={"pytorch"}, pool=TRAINING_POOL,
@@ -125,5 +130,22 @@ def build_task_assets(task: TaskSettings) -> list[dg.AssetsDefinition]:
                                                      "leaderboard": dg.MetadataValue.md(
                                                          markdown_table(rows, LEADERBOARD_COLUMNS))})
 
+    @dg.asset(name="daily_evaluation", partitions_def=days, code_version=CODE_VERSIONS["daily_evaluation"],
+              deps=[raw_drop, dg.AssetDep(finetuned_model, partition_mapping=dg.AllPartitionMapping()),
+                    dg.AssetDep(quantized_model, partition_mapping=dg.AllPartitionMapping())],
+              kinds={"pytorch"}, pool=TRAINING_POOL,
+              description="Every current model, FP32 and INT8, evaluated on the day's new samples only; models "
+                          "that fell behind are flagged for retraining.", **common)
+    def daily_evaluation(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+        settings, store = engine(pipeline)
+        outcome = daily_steps.build_daily_evaluation(settings, store, context.partition_key)
+        meta = outcome.metadata
+        for row in meta["rows"]:
+            if row["retrain"]:
+                context.log.warning(f"{row['model']} fell behind on {context.partition_key}: {row['reason']}")
+        return materialize_result(context, outcome, {
+            "retrain": ", ".join(meta["retrain"]) or "none",
+            "results": dg.MetadataValue.md(markdown_table(meta["rows"], daily_steps.DAILY_COLUMNS))})
+
     return [raw_drop, dataset, splits, features, finetuned_model, evaluation, quantized_model, benchmark_report,
-            leaderboard]
+            leaderboard, daily_evaluation]

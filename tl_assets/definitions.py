@@ -6,6 +6,7 @@ import dagster as dg
 
 from tl_assets.assets import build_task_assets
 from tl_assets.resources import PipelineResource
+from tl_assets.sensors import landing_sensor, retrain_sensor
 from tl_engine.pipeline.config import load_settings
 
 
@@ -13,7 +14,9 @@ def build_definitions(config_path: str | None = None) -> dg.Definitions:
     """Build the definitions for a settings file (default: `$TL_PIPELINE_CONFIG`, then `configs/pipeline.yaml`)."""
     settings = load_settings(config_path)
     assets = [asset for task in settings.tasks for asset in build_task_assets(task)]
-    return dg.Definitions(assets=assets, resources={"pipeline": PipelineResource(config_path=config_path or "")})
+    sensors = [sensor for task in settings.tasks for sensor in (landing_sensor(task), retrain_sensor(task))]
+    return dg.Definitions(assets=assets, sensors=sensors,
+                          resources={"pipeline": PipelineResource(config_path=config_path or "")})
 
 
 defs = build_definitions()

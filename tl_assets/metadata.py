@@ -18,10 +18,11 @@ def image_markdown(outcome: StepOutcome) -> dict[str, dg.MetadataValue]:
     return embedded
 
 
-def materialize_result(context: dg.AssetExecutionContext, outcome: StepOutcome,
-                       metadata: dict | None = None) -> dg.MaterializeResult:
+def materialize_result(context: dg.AssetExecutionContext, outcome: StepOutcome, metadata: dict | None = None,
+                       check_results: list[dg.AssetCheckResult] | None = None) -> dg.MaterializeResult:
     """Log whether the step was built or reused and return its fingerprint as the data version."""
     context.log.info(outcome.describe())
     values = {"fingerprint": outcome.fingerprint, "reused": outcome.reused,
               "artifact": dg.MetadataValue.path(str(outcome.path)), **image_markdown(outcome), **(metadata or {})}
-    return dg.MaterializeResult(metadata=values, data_version=dg.DataVersion(outcome.fingerprint))
+    return dg.MaterializeResult(metadata=values, data_version=dg.DataVersion(outcome.fingerprint),
+                                check_results=check_results or [])

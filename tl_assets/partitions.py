@@ -9,7 +9,8 @@ from tl_engine.pipeline.config import TaskSettings
 
 def daily_partitions(task: TaskSettings) -> dg.DailyPartitionsDefinition:
     """Return one partition per landing day of the task, from its configured start date."""
-    return dg.DailyPartitionsDefinition(start_date=task.start_date.isoformat())
+    # end_offset=1 makes today a partition too, so a drop is processed on the day it lands.
+    return dg.DailyPartitionsDefinition(start_date=task.start_date.isoformat(), end_offset=1)
 
 
 def model_partitions(task: TaskSettings) -> dg.MultiPartitionsDefinition:

@@ -1,7 +1,8 @@
 """Materialize the whole asset graph against the persistent Dagster instance, then print the leaderboards.
 
 Usage: `DAGSTER_HOME=$PWD/.dagster python -m tl_assets.run [--config configs/pipeline.yaml]`.
-Each partition runs as its own Dagster run, in this process, and is recorded in `$DAGSTER_HOME`.
+Only out-of-date partitions are run (`--all` runs every one). Each partition group is one Dagster
+run, executed in this process and recorded in `$DAGSTER_HOME`.
 """
 
 from __future__ import annotations
@@ -19,36 +20,58 @@ from tl_engine.errors import TLError
 from tl_engine.pipeline import data_steps
 from tl_engine.pipeline.config import load_settings
 from tl_engine.pipeline.report_steps import LEADERBOARD_COLUMNS, markdown_table
+from tl_engine.pipeline.status import MODEL_STEPS, plan_task
 from tl_engine.store import ArtifactStore, read_metadata
 
 logger = logging.getLogger("tl_assets.run")
 
-MODEL_STEPS = ["features", "finetuned_model", "evaluation", "quantized_model", "benchmark_report"]
 
+def materialize_task(defs: dg.Definitions, instance: dg.DagsterInstance, task, everything: bool = False) -> list[str]:
+    """Run the out-of-date asset partitions of one task (all of them with `everything`), upstream first.
 
-def materialize_task(defs: dg.Definitions, instance: dg.DagsterInstance, task) -> None:
-    """Run every asset of one task in dependency order, one run per partition."""
+    Returns one label per Dagster run launched, for example `features, finetuned_model [pytorch|mobilenet_v2]`.
+    """
     assets = list(defs.assets)
-    resources = defs.resources
+    store = ArtifactStore(load_settings_for(defs).artifact_dir)
+    statuses = plan_task(task, store)
+    wanted = {(status.asset, status.partition) for status in statuses if everything or status.stale}
+    for status in statuses:
+        if status.stale:
+            logger.info("Out of date: %s[%s]: %s", status.asset, status.partition or "", "; ".join(status.reasons))
+    launched = []
 
     def run(names: list[str], partition_key: str | None = None) -> None:
+        names = [name for name in names if (name, partition_key) in wanted]
+        if not names:
+            return
         selection = [dg.AssetKey([task.name, name]) for name in names]
-        label = f"{', '.join(names)}" + (f" [{partition_key}]" if partition_key else "")
+        label = ", ".join(names) + (f" [{partition_key}]" if partition_key else "")
         logger.info("Materializing %s/%s", task.name, label)
         dg.materialize(assets, selection=selection, partition_key=partition_key, instance=instance,
-                       resources=resources, tags={"tl/task": task.name})
+                       resources=defs.resources, tags={"tl/task": task.name})
+        launched.append(label)
 
     for day in data_steps.landed_days(task):
         run(["raw_drop"], day)
     run(["dataset", "splits"])
     for entry in task.models:
-        run(MODEL_STEPS, entry.partition_key)
+        run(list(MODEL_STEPS), entry.partition_key)
     run(["leaderboard"])
+    if not launched:
+        logger.info("Task %s is up to date: nothing to materialize.", task.name)
+    return launched
+
+
+def load_settings_for(defs: dg.Definitions):
+    """Return the pipeline settings that `defs` was built from."""
+    return defs.resources["pipeline"].settings()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=None, help="pipeline settings file (default: configs/pipeline.yaml)")
+    parser.add_argument("--all", dest="everything", action="store_true",
+                        help="materialize every partition, not only the out-of-date ones (built steps are reused)")
     args = parser.parse_args(argv)
     # Engine log lines reach the console through Dagster (configs/dagster.yaml lists tl_engine under
     # managed_python_loggers), so only this module's own logger gets a handler here.
@@ -65,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         defs = build_definitions(args.config)
         with dg.DagsterInstance.get() as instance:
             for task in settings.tasks:
-                materialize_task(defs, instance, task)
+                materialize_task(defs, instance, task, args.everything)
     except TLError as exc:
         logger.error("%s", exc)
         return 1

@@ -86,5 +86,62 @@ def setup(fashion_mnist: Path, landing_dir: Path, samples: int, days: tuple[str,
     for day, count in written.items():
         click.echo(f"{landing_dir / day}: " + (f"{count} images written" if count else "already there, kept"))
 
+@main.group("pipeline")
+def pipeline_group() -> None:
+    """Inspect and run the asset graph of configs/pipeline.yaml."""
+
+
+@pipeline_group.command("status")
+@click.option("--config", type=click.Path(path_type=Path), default=None,
+              help="Pipeline settings file (default: $TL_PIPELINE_CONFIG, then configs/pipeline.yaml).")
+@click.option("--all", "show_all", is_flag=True, help="List up-to-date partitions too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def pipeline_status(config: Path | None, show_all: bool, as_json: bool) -> None:
+    """List the asset partitions that are out of date, and why."""
+    from tl_engine.pipeline.config import load_settings
+    from tl_engine.pipeline.status import plan_task
+    from tl_engine.store import ArtifactStore
+
+    settings = load_settings(config)
+    store = ArtifactStore(settings.artifact_dir)
+    rows = []
+    for task in settings.tasks:
+        for status in plan_task(task, store):
+            if show_all or status.stale:
+                rows.append({"task": task.name, "asset": status.asset, "partition": status.partition,
+                             "state": status.state, "reasons": status.reasons})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("Everything is up to date.")
+        return
+    for row in rows:
+        partition = f"[{row['partition']}]" if row["partition"] else ""
+        reasons = "; ".join(row["reasons"])
+        click.echo(f"{row['task']}/{row['asset']}{partition}: {row['state']}" + (f" ({reasons})" if reasons else ""))
+
+
+@pipeline_group.command("run")
+@click.option("--config", type=click.Path(path_type=Path), default=None,
+              help="Pipeline settings file (default: $TL_PIPELINE_CONFIG, then configs/pipeline.yaml).")
+@click.option("--all", "everything", is_flag=True, help="Run every partition, not only the out-of-date ones.")
+def pipeline_run(config: Path | None, everything: bool) -> None:
+    """Materialize the out-of-date partitions through Dagster, recorded in $DAGSTER_HOME."""
+    import os
+    import subprocess
+
+    if not os.environ.get("DAGSTER_HOME"):
+        raise click.UsageError("DAGSTER_HOME is not set, so the runs would not be kept. "
+                               "Set it, for example: export DAGSTER_HOME=$PWD/.dagster")
+    # The Dagster side lives in tl_assets; this package never imports Dagster itself.
+    command = [sys.executable, "-m", "tl_assets.run"]
+    if config:
+        command += ["--config", str(config)]
+    if everything:
+        command.append("--all")
+    sys.exit(subprocess.call(command))
+
+
 if __name__ == "__main__":
     main()

@@ -54,6 +54,14 @@ class BenchmarkSettings(Strict):
     threads: int | None = Field(None, ge=1, description="CPU threads; empty means every core")
 
 
+class QualitySettings(Strict):
+    min_test_accuracy: float = Field(0.8, ge=0, le=1, description="below it, quantization is blocked")
+    max_int8_accuracy_drop: float = Field(0.01, ge=0, le=1, description="above it, the benchmark is blocked")
+    min_daily_accuracy: float = Field(0.8, ge=0, le=1, description="below it, daily evaluation asks to retrain")
+    max_daily_accuracy_drop: float = Field(
+        0.05, ge=0, le=1, description="daily accuracy this far below test accuracy asks to retrain")
+
+
 class ModelSettings(Strict):
     framework: str
     model: str
@@ -75,6 +83,7 @@ class TaskSettings(Strict):
     training: TrainingSettings = TrainingSettings()
     quantization: QuantizationSettings = QuantizationSettings()
     benchmark: BenchmarkSettings = BenchmarkSettings()
+    quality: QualitySettings = QualitySettings()
     models: list[ModelSettings]
 
     @model_validator(mode="after")

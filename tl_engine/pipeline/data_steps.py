@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 from collections import Counter
 from pathlib import Path
@@ -12,8 +11,9 @@ from tl_engine.datasets.image_folder import ImageClassificationDataset
 from tl_engine.datasets.images import Sample, require_two_classes, scan_class_folders
 from tl_engine.datasets.splits import SPLIT_NAMES, hash_split
 from tl_engine.errors import DatasetError
+from tl_engine.pipeline import fingerprints
 from tl_engine.pipeline.config import TaskSettings
-from tl_engine.pipeline.outcome import CODE_VERSIONS, StepOutcome, built, reuse_if_built
+from tl_engine.pipeline.outcome import StepOutcome, built, reuse_if_built
 from tl_engine.store import ArtifactStore, fingerprint
 
 logger = logging.getLogger(__name__)
@@ -21,10 +21,6 @@ logger = logging.getLogger(__name__)
 READY_MARKER = "_READY"
 MANIFEST_FILE = "manifest.csv"
 SPLITS_FILE = "splits.csv"
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _write_csv(path: Path, header: list[str], rows) -> None:
@@ -55,24 +51,40 @@ def day_folder(task: TaskSettings, day: str) -> Path:
 
 def landed_days(task: TaskSettings) -> list[str]:
     """List the complete day folders (those with the ready marker) in the landing folder, oldest first."""
+    return pending_days(task)[0]
+
+
+def day_signature(folder: Path) -> str:
+    """Hash the names, sizes and modification times of a day's files: cheap, and new when any file changes."""
+    entries = sorted((p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+                     for p in folder.rglob("*") if p.is_file())
+    return fingerprint(entries)
+
+
+def pending_days(task: TaskSettings) -> tuple[list[str], list[str]]:
+    """Return the day folders that are complete and those still being copied (no ready marker yet)."""
     if not task.landing_dir.is_dir():
         raise DatasetError(f"Landing folder not found: {task.landing_dir} (task {task.name!r}). "
                            "Create it, or fix landing_dir in the pipeline settings.")
-    return sorted(p.name for p in task.landing_dir.iterdir() if p.is_dir() and (p / READY_MARKER).is_file())
+    complete, incomplete = [], []
+    for folder in sorted(p for p in task.landing_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        (complete if (folder / READY_MARKER).is_file() else incomplete).append(folder.name)
+    return complete, incomplete
 
 
 def build_raw_drop(task: TaskSettings, store: ArtifactStore, day: str) -> StepOutcome:
     """Validate one day's files and record them with their content hashes."""
     folder = day_folder(task, day)
     scan = scan_class_folders(folder, task.on_bad_file, id_prefix=f"{day}/")
-    rows = [(s.sample_id, s.class_name, _file_sha256(s.path)) for s in scan.samples]
+    rows = [(s.sample_id, s.class_name, fingerprints.file_sha256(s.path)) for s in scan.samples]
     partition = f"{task.name}/{day}"
-    fp = fingerprint(CODE_VERSIONS["raw_drop"], rows)
+    inputs = fingerprints.raw_drop_inputs(rows)
+    fp = fingerprint(inputs)
     reused = reuse_if_built(store, "raw_drop", partition, fp)
     if reused:
         return reused
     counts = Counter(s.class_name for s in scan.samples)
-    metadata = {"task": task.name, "day": day, "folder": str(folder), "samples": len(rows),
+    metadata = {"inputs": inputs, "task": task.name, "day": day, "folder": str(folder), "samples": len(rows),
                 "class_counts": dict(sorted(counts.items())), "skipped_files": len(scan.skipped),
                 "skipped_examples": [f"{p}: {why}" for p, why in scan.skipped[:5]]}
     with store.write("raw_drop", partition, fp, metadata) as (directory, _):
@@ -99,13 +111,14 @@ def build_dataset(task: TaskSettings, store: ArtifactStore) -> StepOutcome:
         rows += [(r["sample_id"], r["class_name"], r["sha256"]) for r in _read_csv(path / MANIFEST_FILE)]
     class_names = sorted({class_name for _, class_name, _ in rows})
     require_two_classes(class_names, f"Task {task.name!r}")
-    fp = fingerprint(CODE_VERSIONS["dataset"], [p.name for p in drops.values()])
+    inputs = fingerprints.dataset_inputs({day: path.name for day, path in drops.items()})
+    fp = fingerprint(inputs)
     partition = task.name
     reused = reuse_if_built(store, "dataset", partition, fp)
     if reused:
         return reused
     counts = Counter(class_name for _, class_name, _ in rows)
-    metadata = {"task": task.name, "days": list(drops), "samples": len(rows), "class_names": class_names,
+    metadata = {"inputs": inputs, "task": task.name, "days": list(drops), "samples": len(rows), "class_names": class_names,
                 "class_counts": {name: counts[name] for name in class_names}}
     with store.write("dataset", partition, fp, metadata) as (directory, _):
         _write_csv(directory / MANIFEST_FILE, ["sample_id", "class_name", "sha256"], rows)
@@ -117,7 +130,8 @@ def build_splits(task: TaskSettings, store: ArtifactStore) -> StepOutcome:
     dataset_dir = store.require_latest("dataset", task.name)
     dataset_fp = dataset_dir.name
     split = task.split
-    fp = fingerprint(CODE_VERSIONS["splits"], dataset_fp, split.model_dump())
+    inputs = fingerprints.splits_inputs(task, dataset_fp)
+    fp = fingerprint(inputs)
     reused = reuse_if_built(store, "splits", task.name, fp)
     if reused:
         return reused
@@ -128,7 +142,7 @@ def build_splits(task: TaskSettings, store: ArtifactStore) -> StepOutcome:
         if getattr(split, name) > 0 and sizes[name] == 0:
             raise DatasetError(f"The {name} split of task {task.name!r} is empty ({len(rows)} samples). "
                                "Add data or change the split fractions.")
-    metadata = {"task": task.name, "dataset_fingerprint": dataset_fp, "settings": split.model_dump(),
+    metadata = {"inputs": inputs, "task": task.name, "dataset_fingerprint": dataset_fp, "settings": split.model_dump(),
                 "sizes": {name: sizes[name] for name in SPLIT_NAMES}}
     with store.write("splits", task.name, fp, metadata) as (directory, _):
         _write_csv(directory / SPLITS_FILE, ["sample_id", "split"], rows)

@@ -7,7 +7,6 @@ inputs. A fingerprint that is already in the store is reused, so a re-run rebuil
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,10 @@ import numpy as np
 from tl_engine.catalog import find_model
 from tl_engine.datasets.splits import SPLIT_NAMES
 from tl_engine.metrics import plot_confusion_matrix, plot_training_curve
+from tl_engine.pipeline import fingerprints
 from tl_engine.pipeline.config import TaskSettings
 from tl_engine.pipeline.data_steps import load_task_dataset
-from tl_engine.pipeline.outcome import CODE_VERSIONS, StepOutcome, built, reuse_if_built
+from tl_engine.pipeline.outcome import StepOutcome, built, reuse_if_built
 from tl_engine.store import ArtifactStore, fingerprint, read_metadata, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -50,11 +50,12 @@ def build_features(task: TaskSettings, store: ArtifactStore, framework: str, mod
     training = task.training_for(framework, model)
     splits_fp = store.require_latest("splits", task.name).name
     partition = _partition(task, framework, model)
-    fp = fingerprint(CODE_VERSIONS["features"], splits_fp, asdict(entry), training.image_size)
+    inputs = fingerprints.features_inputs(task, framework, model, splits_fp)
+    fp = fingerprint(inputs)
     reused = reuse_if_built(store, "features", partition, fp)
     if reused:
         return reused
-    metadata = {"model_name": model, "framework": framework, "hub_id": entry.hub_id,
+    metadata = {"inputs": inputs, "model_name": model, "framework": framework, "hub_id": entry.hub_id,
                 "image_size": training.image_size, "splits_fingerprint": splits_fp}
     if training.fine_tune:
         metadata["note"] = "fine_tune is on, so training reads images and this cache is left empty"
@@ -93,7 +94,8 @@ def build_finetuned_model(task: TaskSettings, store: ArtifactStore, framework: s
     partition = _partition(task, framework, model)
     features_dir = store.require_latest("features", partition)
     splits_fp = store.require_latest("splits", task.name).name
-    fp = fingerprint(CODE_VERSIONS["finetuned_model"], features_dir.name, splits_fp, training.model_dump())
+    inputs = fingerprints.finetuned_model_inputs(task, framework, model, features_dir.name, splits_fp)
+    fp = fingerprint(inputs)
     reused = reuse_if_built(store, "finetuned_model", partition, fp)
     if reused:
         return reused
@@ -105,7 +107,7 @@ def build_finetuned_model(task: TaskSettings, store: ArtifactStore, framework: s
                                seed=training.seed, fine_tune=training.fine_tune, features=features,
                                progress=progress)
     best = max(history, key=lambda row: row.get("validation_accuracy", 0.0))
-    lineage = {"task": task.name, "features_fingerprint": features_dir.name, "splits_fingerprint": splits_fp,
+    lineage = {"inputs": inputs, "task": task.name, "features_fingerprint": features_dir.name, "splits_fingerprint": splits_fp,
                "validation_accuracy": best.get("validation_accuracy")}
     with store.write("finetuned_model", partition, fp, {}) as (directory, meta):
         meta.update(classifier.save_to(directory, lineage))
@@ -122,7 +124,8 @@ def build_evaluation(task: TaskSettings, store: ArtifactStore, framework: str, m
     partition = _partition(task, framework, model)
     model_dir = store.require_latest("finetuned_model", partition)
     splits_fp = store.require_latest("splits", task.name).name
-    fp = fingerprint(CODE_VERSIONS["evaluation"], model_dir.name, splits_fp)
+    inputs = fingerprints.evaluation_inputs(model_dir.name, splits_fp)
+    fp = fingerprint(inputs)
     reused = reuse_if_built(store, "evaluation", partition, fp)
     if reused:
         return reused
@@ -130,7 +133,7 @@ def build_evaluation(task: TaskSettings, store: ArtifactStore, framework: str, m
     dataset = _prepared_dataset(task, store, classifier, 64)
     report = classifier.evaluate(dataset, "test", progress)
     with store.write("evaluation", partition, fp, {}) as (directory, meta):
-        meta.update(model_fingerprint=model_dir.name, test_accuracy=report["accuracy"],
+        meta.update(inputs=inputs, model_fingerprint=model_dir.name, test_accuracy=report["accuracy"],
                     test_samples=report["samples"], report=report)
         plot_confusion_matrix(report, directory / "confusion_matrix.png", f"{model} ({framework}), test split")
     return built(store, "evaluation", partition, fp)
@@ -152,7 +155,8 @@ def build_quantized_model(task: TaskSettings, store: ArtifactStore, framework: s
     partition = _partition(task, framework, model)
     model_dir = store.require_latest("finetuned_model", partition)
     settings = task.quantization
-    fp = fingerprint(CODE_VERSIONS["quantized_model"], model_dir.name, settings.model_dump())
+    inputs = fingerprints.quantized_model_inputs(task, model_dir.name)
+    fp = fingerprint(inputs)
     reused = reuse_if_built(store, "quantized_model", partition, fp)
     if reused:
         return reused
@@ -168,7 +172,7 @@ def build_quantized_model(task: TaskSettings, store: ArtifactStore, framework: s
         check = run_variant(staging, "int8_compiled", BenchmarkSettings(batch_sizes=[], threads=threads),
                             _test_samples(task, store))
         metadata = read_metadata(staging)
-        metadata.update(kind="quantized_model", partition=partition, fingerprint=fp,
+        metadata.update(inputs=inputs, kind="quantized_model", partition=partition, fingerprint=fp,
                         int8_test_accuracy=check["accuracy"], fp32_test_accuracy=fp32_accuracy,
                         accuracy_drop=round(fp32_accuracy - check["accuracy"], 4) if fp32_accuracy else None)
         write_json_atomic(staging / "tl_metadata.json", metadata)

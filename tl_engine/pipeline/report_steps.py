@@ -7,7 +7,8 @@ import logging
 from tl_engine.benchmark.harness import BenchmarkSettings, benchmark_models
 from tl_engine.pipeline.config import TaskSettings
 from tl_engine.pipeline.model_steps import _check_partition, _partition
-from tl_engine.pipeline.outcome import CODE_VERSIONS, StepOutcome, built, reuse_if_built
+from tl_engine.pipeline import fingerprints
+from tl_engine.pipeline.outcome import StepOutcome, built, reuse_if_built
 from tl_engine.store import ArtifactStore, fingerprint, read_metadata, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
     int8_dir = store.require_latest("quantized_model", partition)
     evaluation = read_metadata(store.require_latest("evaluation", partition))
     settings = task.benchmark
-    fp = fingerprint(CODE_VERSIONS["benchmark_report"], fp32_dir.name, int8_dir.name, settings.model_dump())
+    inputs = fingerprints.benchmark_report_inputs(task, fp32_dir.name, int8_dir.name)
+    fp = fingerprint(inputs)
     reused = reuse_if_built(store, "benchmark_report", partition, fp)
     if reused:
         return reused
@@ -63,7 +65,7 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
         "int8_size_mb": round(report["size_bytes"]["int8"] / 1e6, 2),
     }
     with store.write("benchmark_report", partition, fp, {}) as (directory, meta):
-        meta.update(fp32_fingerprint=fp32_dir.name, int8_fingerprint=int8_dir.name, row=row, report=report)
+        meta.update(inputs=inputs, fp32_fingerprint=fp32_dir.name, int8_fingerprint=int8_dir.name, row=row, report=report)
         write_json_atomic(directory / "report.json", report)
     return built(store, "benchmark_report", partition, fp)
 
@@ -77,12 +79,13 @@ def build_leaderboard(task: TaskSettings, store: ArtifactStore) -> StepOutcome:
             logger.warning("No benchmark report for %s yet; it is left out of the leaderboard.", entry.partition_key)
             continue
         reports[entry.partition_key] = path
-    fp = fingerprint(CODE_VERSIONS["leaderboard"], {key: path.name for key, path in reports.items()})
+    inputs = fingerprints.leaderboard_inputs({key: path.name for key, path in reports.items()})
+    fp = fingerprint(inputs)
     reused = reuse_if_built(store, "leaderboard", task.name, fp)
     if reused:
         return reused
     rows = [read_metadata(path)["row"] for path in reports.values()]
-    with store.write("leaderboard", task.name, fp, {"task": task.name, "rows": rows}) as (directory, _):
+    with store.write("leaderboard", task.name, fp, {"inputs": inputs, "task": task.name, "rows": rows}) as (directory, _):
         (directory / "leaderboard.md").write_text(markdown_table(rows, LEADERBOARD_COLUMNS))
     return built(store, "leaderboard", task.name, fp)
 

@@ -1,0 +1,71 @@
+"""The inputs that identify each step's result. A step's fingerprint is the hash of these inputs.
+
+Both the steps (when they build) and the status planner (when it predicts what a run would build)
+call these functions, so the two always agree. Each artifact stores its inputs in its metadata,
+which lets the planner say which input changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+
+from tl_engine.catalog import find_model
+from tl_engine.datasets.images import scan_class_folders
+from tl_engine.pipeline.config import TaskSettings
+from tl_engine.pipeline.outcome import CODE_VERSIONS
+from tl_engine.store import fingerprint
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def scan_day(task: TaskSettings, folder: Path, day: str) -> list[tuple[str, str, str]]:
+    """List `(sample_id, class_name, sha256)` for the readable images of one day folder."""
+    scan = scan_class_folders(folder, task.on_bad_file, id_prefix=f"{day}/")
+    return [(s.sample_id, s.class_name, file_sha256(s.path)) for s in scan.samples]
+
+
+def raw_drop_inputs(rows: list[tuple[str, str, str]]) -> dict:
+    return {"code": CODE_VERSIONS["raw_drop"], "files": fingerprint(rows)}
+
+
+def dataset_inputs(raw_drops: dict[str, str]) -> dict:
+    return {"code": CODE_VERSIONS["dataset"], "raw_drops": dict(sorted(raw_drops.items()))}
+
+
+def splits_inputs(task: TaskSettings, dataset_fp: str) -> dict:
+    return {"code": CODE_VERSIONS["splits"], "dataset": dataset_fp, "settings": task.split.model_dump()}
+
+
+def features_inputs(task: TaskSettings, framework: str, model: str, splits_fp: str) -> dict:
+    training = task.training_for(framework, model)
+    entry = find_model(model, framework, task.use_case)
+    return {"code": CODE_VERSIONS["features"], "splits": splits_fp, "model": asdict(entry),
+            "image_size": training.image_size, "fine_tune": training.fine_tune}
+
+
+def finetuned_model_inputs(task: TaskSettings, framework: str, model: str, features_fp: str,
+                           splits_fp: str) -> dict:
+    return {"code": CODE_VERSIONS["finetuned_model"], "features": features_fp, "splits": splits_fp,
+            "training": task.training_for(framework, model).model_dump()}
+
+
+def evaluation_inputs(model_fp: str, splits_fp: str) -> dict:
+    return {"code": CODE_VERSIONS["evaluation"], "finetuned_model": model_fp, "splits": splits_fp}
+
+
+def quantized_model_inputs(task: TaskSettings, model_fp: str) -> dict:
+    return {"code": CODE_VERSIONS["quantized_model"], "finetuned_model": model_fp,
+            "quantization": task.quantization.model_dump()}
+
+
+def benchmark_report_inputs(task: TaskSettings, model_fp: str, int8_fp: str) -> dict:
+    return {"code": CODE_VERSIONS["benchmark_report"], "finetuned_model": model_fp, "quantized_model": int8_fp,
+            "benchmark": task.benchmark.model_dump()}
+
+
+def leaderboard_inputs(reports: dict[str, str]) -> dict:
+    return {"code": CODE_VERSIONS["leaderboard"], "benchmark_report": dict(sorted(reports.items()))}
