@@ -53,17 +53,20 @@ def run_variant(model_dir: Path, variant: str, settings: BenchmarkSettings,
         return json.loads(result_file.read_text())
 
 
+ALL_VARIANTS = ("fp32_eager", "fp32_compiled", "int8_compiled")
+
+
 def benchmark_models(fp32_dir: Path, int8_dir: Path | None, settings: BenchmarkSettings,
-                     samples: list[tuple[str, int]] | None = None) -> dict:
+                     samples: list[tuple[str, int]] | None = None, variants=ALL_VARIANTS) -> dict:
     """Measure FP32 eager, FP32 compiled and (when given) INT8 compiled; return a report with ratios."""
-    variants = {"fp32_eager": fp32_dir, "fp32_compiled": fp32_dir}
-    if int8_dir is not None:
-        variants["int8_compiled"] = int8_dir
-    results = {name: run_variant(Path(path), name, settings, samples) for name, path in variants.items()}
+    paths = {"fp32_eager": fp32_dir, "fp32_compiled": fp32_dir, "int8_compiled": int8_dir}
+    chosen = [name for name in variants if paths[name] is not None]
+    results = {name: run_variant(Path(paths[name]), name, settings, samples) for name in chosen}
     report = {"settings": asdict(settings), "variants": results,
               "size_bytes": {"fp32": directory_size(fp32_dir)}}
     if int8_dir is not None:
         report["size_bytes"]["int8"] = directory_size(int8_dir)
+    if {"fp32_compiled", "int8_compiled"} <= results.keys():
         report["int8_speedup_vs_fp32_compiled"] = {
             str(fp32["batch_size"]): round(int8["throughput_per_s"] / fp32["throughput_per_s"], 2)
             for fp32, int8 in zip(results["fp32_compiled"]["timings"], results["int8_compiled"]["timings"])

@@ -47,7 +47,11 @@ class QuantizationSettings(Strict):
     calibration_samples: int = Field(512, ge=1)
 
 
+VARIANTS = ("fp32_eager", "fp32_compiled", "int8_compiled")
+
+
 class BenchmarkSettings(Strict):
+    variants: list[Literal[VARIANTS]] = list(VARIANTS)
     batch_sizes: list[int] = [1, 32]
     warmup: int = Field(5, ge=0)
     iterations: int = Field(20, ge=1)

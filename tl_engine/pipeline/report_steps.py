@@ -45,7 +45,7 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
                                          iterations=settings.iterations)
     if settings.threads:
         harness_settings.threads = settings.threads
-    report = benchmark_models(fp32_dir, int8_dir, harness_settings)
+    report = benchmark_models(fp32_dir, int8_dir, harness_settings, variants=settings.variants)
 
     int8 = read_metadata(int8_dir)
     report["accuracy"] = {"fp32": evaluation["test_accuracy"], "int8": int8["int8_test_accuracy"],
@@ -63,6 +63,7 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
         "int8_speedup_b32": report.get("int8_speedup_vs_fp32_compiled", {}).get("32"),
         "fp32_size_mb": round(report["size_bytes"]["fp32"] / 1e6, 2),
         "int8_size_mb": round(report["size_bytes"]["int8"] / 1e6, 2),
+        "variants": ", ".join(settings.variants),
     }
     with store.write("benchmark_report", partition, fp, {}) as (directory, meta):
         meta.update(inputs=inputs, fp32_fingerprint=fp32_dir.name, int8_fingerprint=int8_dir.name, row=row, report=report)
