@@ -136,6 +136,31 @@ def test_evaluation_shows_confusion_matrix(built_graph):
     assert 0.0 <= event.metadata["test_accuracy"].value <= 1.0
 
 
+def test_status_check_passes_after_build(built_graph):
+    instance, _, _ = built_graph
+    check_key = dg.AssetCheckKey(dg.AssetKey(["tiny", "leaderboard"]), "pipeline_up_to_date")
+
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key([check_key])[check_key]
+
+    assert record.event.asset_check_evaluation.passed is True
+
+
+def test_day_with_bad_file_counts_it(tiny_project, tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(tiny_project / "landing" / DAYS[0], landing / DAYS[0])
+    (landing / DAYS[0] / "coat" / "broken.png").write_bytes(b"not a png")
+    config = write_settings(tmp_path, [{"framework": "pytorch", "model": "mobilenet_v2"}])
+    defs = build_definitions(str(config))
+
+    with dg.instance_for_test() as instance:
+        dg.materialize(list(defs.assets), selection=[dg.AssetKey(["tiny", "raw_drop"])], partition_key=DAYS[0],
+                       instance=instance, resources=defs.resources)
+        [event] = materializations(instance, "raw_drop")
+
+    assert event.metadata["skipped_files"].value == 1
+    assert event.metadata["samples"].value == 100
+
+
 def test_second_run_launches_nothing(built_graph):
     instance, settings, defs = built_graph
     runs_before = len(instance.get_runs())

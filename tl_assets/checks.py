@@ -2,6 +2,10 @@
 
 import dagster as dg
 
+from tl_assets.resources import PipelineResource
+from tl_engine.pipeline.report_steps import markdown_table
+from tl_engine.pipeline.status import plan_task
+
 TEST_ACCURACY_CHECK = "test_accuracy_floor"
 INT8_DROP_CHECK = "int8_accuracy_drop"
 
@@ -26,3 +30,25 @@ def int8_drop_check(drop: float | None, margin: float) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(check_name=INT8_DROP_CHECK, passed=passed,
                                metadata={"accuracy_drop": drop if drop is not None else "unknown",
                                          "max_int8_accuracy_drop": margin})
+
+
+def pipeline_status_check(task_name: str, leaderboard: dg.AssetKey) -> dg.AssetChecksDefinition:
+    """A check that lists the task's out-of-date asset partitions and why; it fails while any is stale.
+
+    It runs with every leaderboard materialization and can be executed on its own from the UI.
+    """
+
+    @dg.asset_check(asset=leaderboard, name="pipeline_up_to_date", blocking=False,
+                    description="Every asset partition of the task matches its current inputs.")
+    def check(pipeline: PipelineResource) -> dg.AssetCheckResult:
+        settings = pipeline.settings().task(task_name)
+        stale = [status for status in plan_task(settings, pipeline.store()) if status.stale]
+        rows = [{"asset": s.asset, "partition": s.partition or "", "state": s.state, "reasons": "; ".join(s.reasons)}
+                for s in stale]
+        metadata = {"stale_partitions": len(rows)}
+        if rows:
+            metadata["out_of_date"] = dg.MetadataValue.md(markdown_table(rows, ["asset", "partition", "state",
+                                                                               "reasons"]))
+        return dg.AssetCheckResult(passed=not rows, metadata=metadata)
+
+    return check

@@ -31,7 +31,7 @@ def materialize_task(defs: dg.Definitions, instance: dg.DagsterInstance, task, e
 
     Returns one label per Dagster run launched, for example `features, finetuned_model [pytorch|mobilenet_v2]`.
     """
-    assets = list(defs.assets)
+    assets = list(defs.assets) + list(defs.asset_checks)
     store = ArtifactStore(load_settings_for(defs).artifact_dir)
     statuses = plan_task(task, store)
     wanted = {(status.asset, status.partition) for status in statuses if everything or status.stale}
