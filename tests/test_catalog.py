@@ -98,3 +98,8 @@ def test_find_model_wrong_use_case_raises():
         find_model("mobilenet_v2", "pytorch", "text_classification")
 
     assert "'text_classification'" in str(excinfo.value)
+
+
+def test_find_model_unknown_framework_lists_valid():
+    with pytest.raises(CatalogError, match="Unknown framework 'tensorflw'. Valid frameworks: pytorch, tensorflow."):
+        find_model("mobilenet_v2", "tensorflw")

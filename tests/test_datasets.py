@@ -414,3 +414,11 @@ def test_invalid_bad_file_policy_raises(flat_dataset_dir):
         load_dataset(flat_dataset_dir, "image_classification", on_bad_file="ignore")
 
     assert "'ignore'" in str(excinfo.value)
+
+
+def test_load_dataset_file_instead_of_folder(tmp_path):
+    path = tmp_path / "images.txt"
+    path.write_text("not a folder")
+
+    with pytest.raises(DatasetError, match="is a file, not a folder"):
+        load_dataset(path, "image_classification")

@@ -21,7 +21,7 @@ DAYS = ["2026-11-01", "2026-11-02"]
 MODEL_ASSETS = ["features", "finetuned_model", "evaluation", "quantized_model", "benchmark_report"]
 
 
-def write_settings(project: Path, models: list[dict], landing: str = "landing") -> Path:
+def write_settings(project: Path, models: list[dict], landing: str = "landing", quality: dict | None = None) -> Path:
     """Write a pipeline settings file sized for tests: 32 px images, 2 epochs, tiny benchmarks."""
     settings = {
         "project_root": ".",
@@ -36,7 +36,7 @@ def write_settings(project: Path, models: list[dict], landing: str = "landing") 
             "quantization": {"calibration_samples": 32},
             "benchmark": {"variants": ["fp32_eager", "int8_compiled"], "batch_sizes": [1, 4], "warmup": 1,
                           "iterations": 2, "threads": 2},
-            "quality": {"min_test_accuracy": 0.0, "max_int8_accuracy_drop": 1.0},
+            "quality": quality or {"min_test_accuracy": 0.0, "max_int8_accuracy_drop": 1.0},
             "models": models,
         }],
     }
@@ -229,3 +229,27 @@ def test_day_without_ready_marker_is_rejected(tiny_project, tmp_path):
 
     assert "has no _READY marker" in failure_text(result)
     assert not (tmp_path / "artifacts" / "raw_drop").exists()
+
+
+def test_weak_model_is_not_quantized(tiny_project, tmp_path):
+    config = write_settings(tmp_path, [{"framework": "pytorch", "model": "mobilenet_v2"}],
+                            landing=str(tiny_project / "landing"), quality={"min_test_accuracy": 1.0})
+    defs = build_definitions(str(config))
+    assets = list(defs.assets)
+    steps = [dg.AssetKey(["tiny", name]) for name in ("features", "finetuned_model", "evaluation",
+                                                      "quantized_model")]
+
+    with dg.instance_for_test() as instance:
+        for day in DAYS:
+            dg.materialize(assets, selection=[dg.AssetKey(["tiny", "raw_drop"])], partition_key=day,
+                           instance=instance, resources=defs.resources)
+        dg.materialize(assets, selection=[dg.AssetKey(["tiny", "dataset"]), dg.AssetKey(["tiny", "splits"])],
+                       instance=instance, resources=defs.resources)
+        result = dg.materialize(assets, selection=steps, partition_key="pytorch|mobilenet_v2", instance=instance,
+                                resources=defs.resources, raise_on_error=False)
+        [check] = result.get_asset_check_evaluations()
+        quantized = materializations(instance, "quantized_model")
+
+    assert check.check_name == "test_accuracy_floor"
+    assert check.passed is False
+    assert quantized == []

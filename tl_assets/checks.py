@@ -33,7 +33,7 @@ def int8_drop_check(drop: float | None, margin: float) -> dg.AssetCheckResult:
 
 
 def pipeline_status_check(task_name: str, leaderboard: dg.AssetKey) -> dg.AssetChecksDefinition:
-    """A check that lists the task's out-of-date asset partitions and why; it fails while any is stale.
+    """Build a check that lists the task's out-of-date asset partitions and why, failing while any is stale.
 
     It runs with every leaderboard materialization and can be executed on its own from the UI.
     """

@@ -19,8 +19,8 @@ def landing_sensor(task: TaskSettings) -> dg.SensorDefinition:
     """Request `raw_drop[day]` and `daily_evaluation[day]` for each complete day folder that is new or changed.
 
     A day is complete once it contains `_READY`. The cursor maps each day to a signature of its
-    files, so a day that lands late, or is replaced with new content, is requested again; the run
-    key includes the signature, so two racing ticks never launch the same run twice.
+    files, so a day that lands late, or is replaced with new content, is requested again. The run
+    key includes the signature, so two racing ticks request the same run and Dagster launches it once.
     """
     raw_drop, daily_evaluation = dg.AssetKey([task.name, "raw_drop"]), dg.AssetKey([task.name, "daily_evaluation"])
 

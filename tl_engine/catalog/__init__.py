@@ -65,6 +65,8 @@ def find_model(name: str, framework: str, use_case: str | None = None) -> ModelE
         >>> find_model("mobilenet_v2", "pytorch").hub_id
         'MobileNet_V2_Weights.IMAGENET1K_V1'
     """
+    if framework not in FRAMEWORKS:
+        raise CatalogError(f"Unknown framework {framework!r}. Valid frameworks: {', '.join(FRAMEWORKS)}.")
     candidates = [entry for entry in load_catalog() if entry.name == name]
     if not candidates:
         known = sorted({entry.name for entry in load_catalog()})

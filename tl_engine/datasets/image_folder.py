@@ -54,8 +54,10 @@ class ImageClassificationDataset:
                     on_bad_file: str = "skip") -> "ImageClassificationDataset":
         """Load `dataset_dir/<class>/*` or `dataset_dir/{train,validation,test}/<class>/*`."""
         root = Path(dataset_dir)
-        if not root.is_dir():
+        if not root.exists():
             raise DatasetError(f"Dataset folder not found: {root}. Pass a folder with one sub-folder per class.")
+        if not root.is_dir():
+            raise DatasetError(f"{root} is a file, not a folder. Pass a folder with one sub-folder per class.")
         split_dirs = {SPLIT_FOLDER_NAMES[p.name]: p for p in root.iterdir()
                       if p.is_dir() and p.name in SPLIT_FOLDER_NAMES}
         if "train" not in split_dirs:

@@ -70,8 +70,10 @@ def scan_class_folders(root: Path, on_bad_file: str = "skip", id_prefix: str = "
     if on_bad_file not in BAD_FILE_POLICIES:
         raise DatasetError(f"Invalid on_bad_file={on_bad_file!r}. Use one of: {', '.join(BAD_FILE_POLICIES)}.")
     root = Path(root)
-    if not root.is_dir():
+    if not root.exists():
         raise DatasetError(f"Dataset folder not found: {root}. Pass a folder with one sub-folder per class.")
+    if not root.is_dir():
+        raise DatasetError(f"{root} is a file, not a folder. Pass a folder with one sub-folder per class.")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     if not class_dirs:
         raise DatasetError(f"No class folders in {root}. Put each class's images in a sub-folder named after it.")

@@ -29,7 +29,7 @@ def _day_samples(task: TaskSettings, store: ArtifactStore, day: str) -> list[Sam
 
 
 def _current_models(task: TaskSettings, store: ArtifactStore) -> dict[str, dict]:
-    """The latest FP32 model, INT8 model and test accuracy of each configured model that was trained."""
+    """Return the latest FP32 model, INT8 model and test accuracy of each configured model that was trained."""
     current = {}
     for entry in task.models:
         partition = f"{task.name}/{entry.framework}/{entry.model}"
@@ -79,6 +79,7 @@ def build_daily_evaluation(task: TaskSettings, store: ArtifactStore, day: str) -
     reused = reuse_if_built(store, "daily_evaluation", partition, fp)
     if reused:
         return reused
+
     rows = []
     for key, current in models.items():
         accuracy, unknown = _evaluate_fp32(current["model_dir"], samples)
@@ -95,6 +96,7 @@ def build_daily_evaluation(task: TaskSettings, store: ArtifactStore, day: str) -
                      "test_accuracy": current["test_accuracy"], "samples": len(samples),
                      "retrain": bool(reason), "reason": reason})
         logger.info("Daily evaluation %s on %s: %s", key, day, rows[-1])
+
     if not models:
         logger.warning("No trained model of task %s yet, so day %s is recorded without evaluation.", task.name, day)
     history = _history(task, store, day, rows)

@@ -2,7 +2,7 @@
 
 Both the steps (when they build) and the status planner (when it predicts what a run would build)
 call these functions, so the two always agree. Each artifact stores its inputs in its metadata,
-which lets the planner say which input changed.
+which lets the planner report which input changed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What is out of date: the fingerprint each step would have now, compared with the one built last.
+"""Staleness: the fingerprint each step would have now, compared with the one built last.
 
 The planner walks the graph from the landed files down, computing every step's inputs from its
 upstream steps' expected fingerprints. A step is stale when its expected fingerprint differs from
