@@ -107,7 +107,7 @@ def test_daily_scenario_end_to_end(scenario):
     assert all(row["int8_accuracy"] is not None for row in daily["rows"])
     assert daily["retrain"] == ["pytorch|mobilenet_v2", "pytorch|efficientnet_lite0"]
 
-    # The retrain sensor asks for the grown dataset first, because the models train on it.
+    # The retrain sensor requests the grown dataset first, because the models train on it.
     retrain = sensor_tick(defs, "tiny_retrain_sensor", instance, None)
     [data_request] = retrain.run_requests
     assert set(data_request.asset_selection) == {dg.AssetKey(["tiny", "dataset"]), dg.AssetKey(["tiny", "splits"])}

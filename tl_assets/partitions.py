@@ -13,6 +13,8 @@ def daily_partitions(task: TaskSettings) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(start_date=task.start_date.isoformat(), end_offset=1)
 
 
+# NOTE: the model dimension is read from the settings file when the code location loads, so a model
+# added to pipeline.yaml appears in a running UI only after "Reload definitions".
 def model_partitions(task: TaskSettings) -> dg.MultiPartitionsDefinition:
     """Return framework x model partitions; keys read `framework|model` because Dagster sorts dimension names."""
     frameworks = sorted({entry.framework for entry in task.models})

@@ -20,7 +20,7 @@ _AUX_LOGIT_MODELS = {"googlenet", "inception_v3"}
 
 
 def checkpoint_path(entry: ModelEntry) -> Path:
-    """The file in torch's hub cache ($TORCH_HOME/hub/checkpoints) that contains the entry's weights."""
+    """Return the file in torch's hub cache ($TORCH_HOME/hub/checkpoints) for the entry's weights."""
     return Path(torch.hub.get_dir()) / "checkpoints" / entry.weights_file
 
 
