@@ -253,3 +253,22 @@ def test_weak_model_is_not_quantized(tiny_project, tmp_path):
     assert check.check_name == "test_accuracy_floor"
     assert check.passed is False
     assert quantized == []
+
+
+def test_added_model_is_built_alone(built_graph, tiny_project):
+    instance, settings, _ = built_graph
+    config = tiny_project / "pipeline.yaml"
+    original = config.read_text()
+    store = ArtifactStore(settings.artifact_dir)
+    before = {kind: store.require_latest(kind, "tiny/pytorch/mobilenet_v2").name for kind in MODEL_ASSETS}
+    write_settings(tiny_project, [{"framework": "pytorch", "model": "mobilenet_v2"},
+                                  {"framework": "pytorch", "model": "efficientnet_lite0"}])
+    try:
+        task = load_settings(config).tasks[0]
+        launched = materialize_task(build_definitions(str(config)), instance, task)
+    finally:
+        config.write_text(original)
+
+    assert launched == [f"{', '.join(MODEL_ASSETS)} [pytorch|efficientnet_lite0]", "leaderboard"]
+    after = {kind: store.require_latest(kind, "tiny/pytorch/mobilenet_v2").name for kind in MODEL_ASSETS}
+    assert after == before
