@@ -38,8 +38,8 @@ def torchvision_entries() -> list[dict]:
 
 def main() -> None:
     existing = yaml.safe_load(CATALOG.read_text()) if CATALOG.exists() else {"models": []}
-    kept = [entry for entry in existing["models"] if entry["hub"] != "torchvision"]
-    models = torchvision_entries() + kept
+    other_hubs = [entry for entry in existing["models"] if entry["hub"] != "torchvision"]
+    models = torchvision_entries() + other_hubs
     CATALOG.write_text(yaml.safe_dump({"models": models}, sort_keys=False, width=120))
 
 

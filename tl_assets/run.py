@@ -34,14 +34,14 @@ def materialize_task(defs: dg.Definitions, instance: dg.DagsterInstance, task, e
     assets = list(defs.assets) + list(defs.asset_checks)
     store = ArtifactStore(load_settings_for(defs).artifact_dir)
     statuses = plan_task(task, store)
-    wanted = {(status.asset, status.partition) for status in statuses if everything or status.stale}
+    selected = {(status.asset, status.partition) for status in statuses if everything or status.stale}
     for status in statuses:
         if status.stale:
             logger.info("Out of date: %s[%s]: %s", status.asset, status.partition or "", "; ".join(status.reasons))
     launched = []
 
     def run(names: list[str], partition_key: str | None = None) -> None:
-        names = [name for name in names if (name, partition_key) in wanted]
+        names = [name for name in names if (name, partition_key) in selected]
         if not names:
             return
         selection = [dg.AssetKey([task.name, name]) for name in names]

@@ -11,6 +11,7 @@ from tl_engine.errors import TLError
 from tl_engine.pipeline import data_steps
 from tl_engine.pipeline.config import TaskSettings
 from tl_engine.pipeline.status import MODEL_STEPS, plan_task
+from tl_engine.store import read_metadata
 
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -77,7 +78,7 @@ def retrain_sensor(task: TaskSettings) -> dg.SensorDefinition:
             if evaluation is None or evaluation.name in state["handled"]:
                 continue
             state["handled"].append(evaluation.name)
-            flagged = json.loads((evaluation / "tl_metadata.json").read_text())["retrain"]
+            flagged = read_metadata(evaluation)["retrain"]
             state["pending"] = sorted(set(state["pending"]) | set(flagged))
         if not state["pending"]:
             return dg.SensorResult(skip_reason="No model was flagged for retraining.", cursor=json.dumps(state))

@@ -6,13 +6,13 @@ A model whose accuracy on the day falls below `quality.min_daily_accuracy`, or m
 
 from __future__ import annotations
 
-import csv
 import logging
 
 from tl_engine.benchmark.harness import BenchmarkSettings, run_variant
 from tl_engine.datasets.image_folder import ImageClassificationDataset
 from tl_engine.datasets.images import Sample
 from tl_engine.pipeline.config import TaskSettings
+from tl_engine.pipeline.data_steps import MANIFEST_FILE, read_csv
 from tl_engine.pipeline.outcome import CODE_VERSIONS, StepOutcome, built, reuse_if_built
 from tl_engine.store import ArtifactStore, fingerprint, read_metadata
 
@@ -23,9 +23,8 @@ DAILY_COLUMNS = ["model", "fp32_accuracy", "int8_accuracy", "test_accuracy", "sa
 
 def _day_samples(task: TaskSettings, store: ArtifactStore, day: str) -> list[Sample]:
     raw_dir = store.require_latest("raw_drop", f"{task.name}/{day}")
-    with (raw_dir / "manifest.csv").open(newline="") as stream:
-        return [Sample(r["sample_id"], task.landing_dir / r["sample_id"], r["class_name"])
-                for r in csv.DictReader(stream)]
+    return [Sample(r["sample_id"], task.landing_dir / r["sample_id"], r["class_name"])
+            for r in read_csv(raw_dir / MANIFEST_FILE)]
 
 
 def _current_models(task: TaskSettings, store: ArtifactStore) -> dict[str, dict]:

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from tl_engine.datasets.image_folder import ImageClassificationDataset
-from tl_engine.datasets.images import Sample, require_two_classes, scan_class_folders
+from tl_engine.datasets.images import Sample, require_two_classes
 from tl_engine.datasets.splits import SPLIT_NAMES, hash_split
 from tl_engine.errors import DatasetError
 from tl_engine.pipeline import fingerprints
@@ -30,16 +30,20 @@ def _write_csv(path: Path, header: list[str], rows) -> None:
         writer.writerows(rows)
 
 
-def _read_csv(path: Path) -> list[dict]:
+def read_csv(path: Path) -> list[dict]:
     with path.open(newline="") as stream:
         return list(csv.DictReader(stream))
 
 
-def day_folder(task: TaskSettings, day: str) -> Path:
-    """Return the landing folder of one day, checking that it exists and is complete."""
+def _require_landing_dir(task: TaskSettings) -> None:
     if not task.landing_dir.is_dir():
         raise DatasetError(f"Landing folder not found: {task.landing_dir} (task {task.name!r}). "
                            "Create it, or fix landing_dir in the pipeline settings.")
+
+
+def day_folder(task: TaskSettings, day: str) -> Path:
+    """Return the landing folder of one day, checking that it exists and is complete."""
+    _require_landing_dir(task)
     folder = task.landing_dir / day
     if not folder.is_dir():
         raise DatasetError(f"No landing folder for day {day}: {folder} does not exist.")
@@ -63,9 +67,7 @@ def day_signature(folder: Path) -> str:
 
 def pending_days(task: TaskSettings) -> tuple[list[str], list[str]]:
     """Return the day folders that are complete and those still being copied (no ready marker yet)."""
-    if not task.landing_dir.is_dir():
-        raise DatasetError(f"Landing folder not found: {task.landing_dir} (task {task.name!r}). "
-                           "Create it, or fix landing_dir in the pipeline settings.")
+    _require_landing_dir(task)
     complete, incomplete = [], []
     for folder in sorted(p for p in task.landing_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         (complete if (folder / READY_MARKER).is_file() else incomplete).append(folder.name)
@@ -75,18 +77,17 @@ def pending_days(task: TaskSettings) -> tuple[list[str], list[str]]:
 def build_raw_drop(task: TaskSettings, store: ArtifactStore, day: str) -> StepOutcome:
     """Validate one day's files and record them with their content hashes."""
     folder = day_folder(task, day)
-    scan = scan_class_folders(folder, task.on_bad_file, id_prefix=f"{day}/")
-    rows = [(s.sample_id, s.class_name, fingerprints.file_sha256(s.path)) for s in scan.samples]
+    rows, skipped = fingerprints.scan_day(task, folder, day)
     partition = f"{task.name}/{day}"
     inputs = fingerprints.raw_drop_inputs(rows)
     fp = fingerprint(inputs)
     reused = reuse_if_built(store, "raw_drop", partition, fp)
     if reused:
         return reused
-    counts = Counter(s.class_name for s in scan.samples)
+    counts = Counter(class_name for _, class_name, _ in rows)
     metadata = {"inputs": inputs, "task": task.name, "day": day, "folder": str(folder), "samples": len(rows),
-                "class_counts": dict(sorted(counts.items())), "skipped_files": len(scan.skipped),
-                "skipped_examples": [f"{p}: {why}" for p, why in scan.skipped[:5]]}
+                "class_counts": dict(sorted(counts.items())), "skipped_files": len(skipped),
+                "skipped_examples": [f"{p}: {why}" for p, why in skipped[:5]]}
     with store.write("raw_drop", partition, fp, metadata) as (directory, _):
         _write_csv(directory / MANIFEST_FILE, ["sample_id", "class_name", "sha256"], rows)
     return built(store, "raw_drop", partition, fp)
@@ -108,7 +109,8 @@ def build_dataset(task: TaskSettings, store: ArtifactStore) -> StepOutcome:
                            "Materialize raw_drop for the landed days first.")
     rows = []
     for day, path in drops.items():
-        rows += [(r["sample_id"], r["class_name"], r["sha256"]) for r in _read_csv(path / MANIFEST_FILE)]
+        rows += [(r["sample_id"], r["class_name"], r["sha256"]) for r in read_csv(path / MANIFEST_FILE)]
+
     class_names = sorted({class_name for _, class_name, _ in rows})
     require_two_classes(class_names, f"Task {task.name!r}")
     inputs = fingerprints.dataset_inputs({day: path.name for day, path in drops.items()})
@@ -136,7 +138,7 @@ def build_splits(task: TaskSettings, store: ArtifactStore) -> StepOutcome:
     if reused:
         return reused
     rows = [(r["sample_id"], hash_split(r["sample_id"], split.train, split.validation, split.test, split.seed))
-            for r in _read_csv(dataset_dir / MANIFEST_FILE)]
+            for r in read_csv(dataset_dir / MANIFEST_FILE)]
     sizes = Counter(name for _, name in rows)
     for name in SPLIT_NAMES:
         if getattr(split, name) > 0 and sizes[name] == 0:
@@ -153,8 +155,8 @@ def load_task_dataset(task: TaskSettings, store: ArtifactStore, framework: str =
     """Build the dataset object of the latest dataset and splits artifacts, for training and evaluation."""
     dataset_dir = store.require_latest("dataset", task.name)
     splits_dir = store.require_latest("splits", task.name)
-    manifest = _read_csv(dataset_dir / MANIFEST_FILE)
-    membership = {r["sample_id"]: r["split"] for r in _read_csv(splits_dir / SPLITS_FILE)}
+    manifest = read_csv(dataset_dir / MANIFEST_FILE)
+    membership = {r["sample_id"]: r["split"] for r in read_csv(splits_dir / SPLITS_FILE)}
     samples = [Sample(r["sample_id"], task.landing_dir / r["sample_id"], r["class_name"]) for r in manifest]
     splits = {name: [i for i, s in enumerate(samples) if membership[s.sample_id] == name] for name in SPLIT_NAMES}
     class_names = sorted({s.class_name for s in samples})

@@ -22,10 +22,10 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def scan_day(task: TaskSettings, folder: Path, day: str) -> list[tuple[str, str, str]]:
-    """List `(sample_id, class_name, sha256)` for the readable images of one day folder."""
+def scan_day(task: TaskSettings, folder: Path, day: str) -> tuple[list[tuple[str, str, str]], list]:
+    """List `(sample_id, class_name, sha256)` for the readable images of one day, and the skipped files."""
     scan = scan_class_folders(folder, task.on_bad_file, id_prefix=f"{day}/")
-    return [(s.sample_id, s.class_name, file_sha256(s.path)) for s in scan.samples]
+    return [(s.sample_id, s.class_name, file_sha256(s.path)) for s in scan.samples], scan.skipped
 
 
 def raw_drop_inputs(rows: list[tuple[str, str, str]]) -> dict:

@@ -18,7 +18,7 @@ from tl_engine.pipeline import fingerprints
 from tl_engine.pipeline.config import TaskSettings
 from tl_engine.pipeline.data_steps import load_task_dataset
 from tl_engine.pipeline.outcome import StepOutcome, built, reuse_if_built
-from tl_engine.store import ArtifactStore, fingerprint, read_metadata, write_json_atomic
+from tl_engine.store import ArtifactStore, fingerprint, read_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -163,25 +163,13 @@ def build_quantized_model(task: TaskSettings, store: ArtifactStore, framework: s
     classifier = load_model(model_dir)
     dataset = _prepared_dataset(task, store, classifier, 32)
     fp32_accuracy = read_metadata(store.require_latest("evaluation", partition)).get("test_accuracy")
-    final = store.path("quantized_model", partition, fp)
-    staging = store.root / ".tmp" / f"int8-{fp}"
-    quantize_static(classifier, dataset, staging, settings.calibration_samples, progress,
-                    extra_metadata={"fp32_fingerprint": model_dir.name})
-    try:
-        threads = task.benchmark.threads or BenchmarkSettings().threads
-        check = run_variant(staging, "int8_compiled", BenchmarkSettings(batch_sizes=[], threads=threads),
+    threads = task.benchmark.threads or BenchmarkSettings().threads
+    with store.write("quantized_model", partition, fp, {}) as (directory, meta):
+        quantize_static(classifier, dataset, directory, settings.calibration_samples, progress,
+                        extra_metadata={"fp32_fingerprint": model_dir.name})
+        check = run_variant(directory, "int8_compiled", BenchmarkSettings(batch_sizes=[], threads=threads),
                             _test_samples(task, store))
-        metadata = read_metadata(staging)
-        metadata.update(inputs=inputs, kind="quantized_model", partition=partition, fingerprint=fp,
-                        int8_test_accuracy=check["accuracy"], fp32_test_accuracy=fp32_accuracy,
-                        accuracy_drop=round(fp32_accuracy - check["accuracy"], 4) if fp32_accuracy else None)
-        write_json_atomic(staging / "tl_metadata.json", metadata)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(final)
-    finally:
-        if staging.exists():
-            import shutil
-
-            shutil.rmtree(staging, ignore_errors=True)
-    store.set_latest("quantized_model", partition, fp)
+        drop = round(fp32_accuracy - check["accuracy"], 4) if fp32_accuracy is not None else None
+        meta.update(read_metadata(directory), inputs=inputs, int8_test_accuracy=check["accuracy"],
+                    fp32_test_accuracy=fp32_accuracy, accuracy_drop=drop)
     return built(store, "quantized_model", partition, fp)

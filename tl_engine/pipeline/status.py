@@ -85,7 +85,7 @@ def plan_task(task: TaskSettings, store: ArtifactStore) -> list[StepStatus]:
     statuses: list[StepStatus] = []
     raw_drops = {}
     for day in landed_days(task):
-        rows = fingerprints.scan_day(task, day_folder(task, day), day)
+        rows, _ = fingerprints.scan_day(task, day_folder(task, day), day)
         status = _status(store, "raw_drop", f"{task.name}/{day}", day, fingerprints.raw_drop_inputs(rows))
         statuses.append(status)
         raw_drops[day] = status.expected
