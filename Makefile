@@ -23,6 +23,7 @@ setup: install data  ## Virtualenv, pinned packages, seeded model cache, demo da
 	$(BIN)/python -m tl_engine.cli setup --fashion-mnist $(FASHION_MNIST_DIR)
 	mkdir -p $(DAGSTER_HOME)
 	cp configs/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m tl_assets.run --add-partitions
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml

@@ -47,8 +47,8 @@ def write_settings(project: Path, models: list[dict], quality: dict | None = Non
 def sensor_tick(defs: dg.Definitions, name: str, instance: dg.DagsterInstance, cursor: str | None):
     """Evaluate one tick of a sensor on the real instance; the result has run_requests, cursor and skip_message."""
     sensor = defs.resolve_sensor_def(name)
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources,
-                                      definitions=defs)
+    context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
+                                      resources=defs.resources, definitions=defs)
     return sensor.evaluate_tick(context)
 
 
@@ -120,10 +120,22 @@ def test_daily_scenario_end_to_end(scenario):
     expected |= {(step, model["framework"] + "|" + model["model"]) for step in MODEL_STEPS for model in MODELS}
     assert set(stale) == expected
 
-    # The run rebuilds exactly those partitions.
+    # Once the data is current, the retrain sensor requests every step of the flagged models.
+    run_request(defs, instance, data_request)
+    retrain = sensor_tick(defs, "tiny_retrain_sensor", instance, retrain.cursor)
+    assert sorted(r.partition_key for r in retrain.run_requests) == sorted(daily["retrain"])
+    for model_request in retrain.run_requests:
+        assert model_request.asset_selection == [dg.AssetKey(["tiny", step]) for step in MODEL_STEPS]
+    stale = {(s.asset, s.partition) for s in plan_task(settings.tasks[0], store) if s.stale}
+    assert stale == expected - {("dataset", None), ("splits", None)}
+
+    # The run command rebuilds exactly the stale partitions.
     launched = materialize_task(defs, instance, settings.tasks[0])
-    assert launched == ["dataset, splits", f"{', '.join(MODEL_STEPS)} [pytorch|mobilenet_v2]",
+    assert launched == [f"{', '.join(MODEL_STEPS)} [pytorch|mobilenet_v2]",
                         f"{', '.join(MODEL_STEPS)} [pytorch|efficientnet_lite0]", "leaderboard"]
+    retrain = sensor_tick(defs, "tiny_retrain_sensor", instance, retrain.cursor)
+    assert not retrain.run_requests
+    assert retrain.skip_message == "Retrained and current: pytorch|efficientnet_lite0, pytorch|mobilenet_v2."
     assert store.require_latest("dataset", "tiny").name != dataset_before
     assert plan_task(settings.tasks[0], store) and not [s for s in plan_task(settings.tasks[0], store) if s.stale]
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tl_assets.definitions import build_definitions
+from tl_assets.partitions import register_partitions
 from tl_assets.run import materialize_task
 from tl_engine.demo_data import write_landing_drops
 from tl_engine.pipeline.config import load_settings
@@ -70,6 +71,13 @@ def materializations(instance: dg.DagsterInstance, asset: str) -> list[dg.AssetM
     return [record.asset_materialization for record in records]
 
 
+def sensor_tick(defs: dg.Definitions, name: str, instance: dg.DagsterInstance):
+    """Evaluate one tick of a sensor on the real instance, with no cursor."""
+    context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(),
+                                      resources=defs.resources, definitions=defs)
+    return defs.resolve_sensor_def(name).evaluate_tick(context)
+
+
 def failure_text(result) -> str:
     """Join the messages of the step failure and the exceptions that caused it."""
     [failure] = [event for event in result.all_events if event.is_step_failure]
@@ -89,12 +97,34 @@ def test_definitions_list_every_asset(tiny_project):
     assert keys == {f"tiny/{name}" for name in expected}
 
 
-def test_model_partition_key_reads_framework_first(tiny_project):
-    defs = build_definitions(str(tiny_project / "pipeline.yaml"))
-
+def test_model_partitions_come_from_the_instance(tiny_project):
+    config = str(tiny_project / "pipeline.yaml")
+    defs = build_definitions(config)
     partitions = defs.resolve_assets_def(dg.AssetKey(["tiny", "finetuned_model"])).partitions_def
 
-    assert partitions.get_partition_keys() == ["pytorch|mobilenet_v2"]
+    with dg.instance_for_test() as instance:
+        before = partitions.get_partition_keys(dynamic_partitions_store=instance)
+        added = register_partitions(load_settings(config).tasks[0], instance)
+        after = partitions.get_partition_keys(dynamic_partitions_store=instance)
+
+    assert before == []
+    assert added == ["pytorch", "mobilenet_v2"]
+    assert after == ["pytorch|mobilenet_v2"]
+
+
+def test_model_sensor_waits_for_splits(tiny_project, tmp_path):
+    config = write_settings(tmp_path, [{"framework": "pytorch", "model": "mobilenet_v2"}],
+                            landing=str(tiny_project / "landing"))
+    defs = build_definitions(str(config))
+
+    with dg.instance_for_test() as instance:
+        tick = sensor_tick(defs, "tiny_model_sensor", instance)
+
+    assert not tick.run_requests
+    assert "splits are not built yet" in tick.skip_message
+    requested = {request.partitions_def_name: list(request.partition_keys)
+                 for request in tick.dynamic_partitions_requests}
+    assert requested == {"tiny_frameworks": ["pytorch"], "tiny_models": ["mobilenet_v2"]}
 
 
 def test_graph_builds_leaderboard_row(built_graph):
@@ -192,6 +222,7 @@ def test_unimplemented_partition_names_frameworks(tiny_project, tmp_path):
     defs = build_definitions(str(config))
 
     with dg.instance_for_test() as instance:
+        register_partitions(load_settings(config).tasks[0], instance)
         result = dg.materialize(list(defs.assets), selection=[dg.AssetKey(["tiny", "features"])],
                                 partition_key="tensorflow|mobilenet_v2", instance=instance,
                                 resources=defs.resources, raise_on_error=False)
@@ -240,6 +271,7 @@ def test_weak_model_is_not_quantized(tiny_project, tmp_path):
                                                       "quantized_model")]
 
     with dg.instance_for_test() as instance:
+        register_partitions(load_settings(config).tasks[0], instance)
         for day in DAYS:
             dg.materialize(assets, selection=[dg.AssetKey(["tiny", "raw_drop"])], partition_key=day,
                            instance=instance, resources=defs.resources)
@@ -255,7 +287,7 @@ def test_weak_model_is_not_quantized(tiny_project, tmp_path):
     assert quantized == []
 
 
-def test_added_model_is_built_alone(built_graph, tiny_project):
+def test_sensor_builds_added_model_alone(built_graph, tiny_project):
     instance, settings, _ = built_graph
     config = tiny_project / "pipeline.yaml"
     original = config.read_text()
@@ -264,11 +296,23 @@ def test_added_model_is_built_alone(built_graph, tiny_project):
     write_settings(tiny_project, [{"framework": "pytorch", "model": "mobilenet_v2"},
                                   {"framework": "pytorch", "model": "efficientnet_lite0"}])
     try:
-        task = load_settings(config).tasks[0]
-        launched = materialize_task(build_definitions(str(config)), instance, task)
+        defs = build_definitions(str(config))
+        tick = sensor_tick(defs, "tiny_model_sensor", instance)
+        # The daemon adds the partitions before it launches the runs; do the same here.
+        for partitions in tick.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(partitions.partitions_def_name, partitions.partition_keys)
+        [request] = tick.run_requests
+        dg.materialize(list(defs.assets), selection=request.asset_selection, partition_key=request.partition_key,
+                       instance=instance, resources=defs.resources)
+        launched = materialize_task(defs, instance, load_settings(config).tasks[0])
+        quiet = sensor_tick(defs, "tiny_model_sensor", instance)
     finally:
         config.write_text(original)
 
-    assert launched == [f"{', '.join(MODEL_ASSETS)} [pytorch|efficientnet_lite0]", "leaderboard"]
+    assert request.partition_key == "pytorch|efficientnet_lite0"
+    assert set(request.asset_selection) == {dg.AssetKey(["tiny", name]) for name in MODEL_ASSETS}
+    assert launched == ["leaderboard"]
+    assert not quiet.run_requests
+    assert not quiet.dynamic_partitions_requests
     after = {kind: store.require_latest(kind, "tiny/pytorch/mobilenet_v2").name for kind in MODEL_ASSETS}
     assert after == before

@@ -2,7 +2,8 @@
 
 Usage: `DAGSTER_HOME=$PWD/.dagster python -m tl_assets.run [--config configs/pipeline.yaml]`.
 Only out-of-date partitions are run (`--all` runs every one). Each partition group is one Dagster
-run, executed in this process and recorded in `$DAGSTER_HOME`.
+run, executed in this process and recorded in `$DAGSTER_HOME`. Before that, the task's frameworks and
+models are added to the instance's dynamic partitions, and `--add-partitions` does only that.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 import dagster as dg
 
 from tl_assets.definitions import build_definitions
+from tl_assets.partitions import register_partitions
 from tl_engine.errors import TLError
 from tl_engine.pipeline import data_steps
 from tl_engine.pipeline.config import load_settings
@@ -38,6 +40,9 @@ def materialize_task(defs: dg.Definitions, instance: dg.DagsterInstance, task, e
     for status in statuses:
         if status.stale:
             logger.info("Out of date: %s[%s]: %s", status.asset, status.partition or "", "; ".join(status.reasons))
+    added = register_partitions(task, instance)
+    if added:
+        logger.info("Added partitions to task %s: %s", task.name, ", ".join(added))
     launched = []
 
     def run(names: list[str], partition_key: str | None = None) -> None:
@@ -72,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=None, help="pipeline settings file (default: configs/pipeline.yaml)")
     parser.add_argument("--all", dest="everything", action="store_true",
                         help="materialize every partition, not only the out-of-date ones (built steps are reused)")
+    parser.add_argument("--add-partitions", action="store_true",
+                        help="add the configured frameworks and models as partitions of the instance, then exit")
     args = parser.parse_args(argv)
     # Engine log lines reach the console through Dagster (configs/dagster.yaml lists tl_engine under
     # managed_python_loggers), so only this module's own logger gets a handler here.
@@ -88,7 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         defs = build_definitions(args.config)
         with dg.DagsterInstance.get() as instance:
             for task in settings.tasks:
-                materialize_task(defs, instance, task, args.everything)
+                if args.add_partitions:
+                    added = register_partitions(task, instance)
+                    logger.info("Task %s: %s", task.name,
+                                f"added partitions {', '.join(added)}" if added else "no new partition")
+                else:
+                    materialize_task(defs, instance, task, args.everything)
+        if args.add_partitions:
+            return 0
     except TLError as exc:
         logger.error("%s", exc)
         return 1

@@ -6,6 +6,7 @@ from datetime import date
 
 import dagster as dg
 
+from tl_assets.partitions import unregistered_partitions
 from tl_assets.resources import PipelineResource
 from tl_engine.errors import TLError
 from tl_engine.pipeline import data_steps
@@ -88,15 +89,56 @@ def retrain_sensor(task: TaskSettings) -> dg.SensorDefinition:
             run_key = f"retrain-data:{stale[(data[-1], None)].expected}"
             request = dg.RunRequest(run_key=run_key, asset_selection=[dg.AssetKey([task.name, n]) for n in data])
             return dg.SensorResult(run_requests=[request], cursor=json.dumps(state))
-        requests = []
+        requests, retrained = [], []
         for key in list(state["pending"]):
             steps = [name for name in MODEL_STEPS if (name, key) in stale]
             if not steps:
                 state["pending"].remove(key)
+                retrained.append(key)
                 continue
             run_key = f"retrain:{key}:{stale[(steps[0], key)].expected}"
             requests.append(dg.RunRequest(run_key=run_key, partition_key=key,
                                           asset_selection=[dg.AssetKey([task.name, n]) for n in steps]))
+        if not requests:
+            return dg.SensorResult(skip_reason=f"Retrained and current: {', '.join(retrained)}.",
+                                   cursor=json.dumps(state))
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(state))
+
+    return sensor
+
+
+def model_sensor(task: TaskSettings) -> dg.SensorDefinition:
+    """Make each model added to the settings a partition, and build it once the task's splits exist.
+
+    The sensor reads the settings file on every tick, so adding a model needs no code change and no
+    reload. It builds only models that have never been trained. The retrain sensor and
+    `tl pipeline run` rebuild trained models after a data or settings change.
+    """
+
+    @dg.sensor(name=f"{task.name}_model_sensor", minimum_interval_seconds=60,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               asset_selection=[dg.AssetKey([task.name, name]) for name in MODEL_STEPS],
+               description="Adds the models listed in the settings as partitions and builds the new ones.")
+    def sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResource):
+        settings, store = pipeline.settings().task(task.name), pipeline.store()
+        partitions = [dg.AddDynamicPartitionsRequest(name, keys)
+                      for name, keys in unregistered_partitions(settings, context.instance).items()]
+        if store.latest("splits", task.name) is None:
+            return dg.SensorResult(skip_reason="The task's splits are not built yet; new models wait for them.",
+                                   dynamic_partitions_requests=partitions)
+        stale = {(s.asset, s.partition): s for s in plan_task(settings, store) if s.stale}
+        requests = []
+        for entry in settings.models:
+            key = entry.partition_key
+            if store.latest("finetuned_model", f"{task.name}/{entry.framework}/{entry.model}") is not None:
+                continue
+            steps = [name for name in MODEL_STEPS if (name, key) in stale]
+            requests.append(dg.RunRequest(run_key=f"new-model:{key}:{stale[(steps[0], key)].expected}",
+                                          partition_key=key, tags={"tl/task": task.name},
+                                          asset_selection=[dg.AssetKey([task.name, n]) for n in steps]))
+        if not requests:
+            return dg.SensorResult(skip_reason="Every configured model has been trained.",
+                                   dynamic_partitions_requests=partitions)
+        return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions)
 
     return sensor
