@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
@@ -26,8 +28,52 @@ def test_list_models_json_filters_use_case():
     assert any(row["name"] == "resnet50" for row in rows)
 
 
-def test_unknown_framework_exits_with_message():
+def test_unknown_framework_is_usage_error():
     result = CliRunner().invoke(main, ["list", "models", "--framework", "jax"])
 
-    assert result.exit_code == 1
-    assert "Unknown framework 'jax'. Valid frameworks: pytorch, tensorflow." in result.output
+    assert result.exit_code == 2
+    assert "'jax' is not one of 'pytorch', 'tensorflow'" in result.output
+
+
+def test_list_models_marks_offline_weights(torch_hub_cache):
+    result = CliRunner().invoke(main, ["list", "models", "--json"])
+
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert rows["mobilenet_v2"]["offline"] is True
+    assert rows["mobilenet_v2"]["parameters"] == 3504872
+    assert rows["mobilenet_v2"]["input_size"] == 224
+    assert rows["mobilenet_v2"]["hub"] == "torchvision"
+
+
+def test_list_frameworks_use_cases_datasets():
+    runner = CliRunner()
+
+    frameworks = runner.invoke(main, ["list", "frameworks"])
+    use_cases = runner.invoke(main, ["list", "use_cases", "--json"])
+    datasets = runner.invoke(main, ["list", "datasets", "--use-case", "image_classification"])
+
+    assert frameworks.exit_code == 0
+    assert frameworks.output.splitlines()[0].split() == ["framework", "models"]
+    assert {row["use_case"] for row in json.loads(use_cases.output)} == {"image_classification",
+                                                                       "text_classification"}
+    assert "FashionMNIST" in datasets.output
+
+
+def test_every_command_has_help():
+    commands = [[], ["list", "models"], ["train"], ["eval"], ["predict"], ["quantize"], ["benchmark"],
+                ["export"], ["setup"], ["pipeline", "status"], ["pipeline", "run"]]
+
+    for command in commands:
+        result = CliRunner().invoke(main, command + ["--help"])
+        assert result.exit_code == 0, command
+        assert "Usage: " in result.output, command
+
+
+def test_help_imports_no_framework():
+    code = ("import sys; from tl_engine.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'tensorflow', 'dagster', 'transformers') if m in sys.modules))")
+
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert completed.stdout.strip().splitlines()[-1] == "[]"

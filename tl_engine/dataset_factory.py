@@ -8,6 +8,21 @@ from tl_engine.catalog import FRAMEWORKS, USE_CASES
 from tl_engine.errors import DatasetError
 
 DATASET_CATALOGS = ("torchvision",)
+# torchvision classification datasets whose constructor takes `train=`, as `get_dataset` calls it.
+TORCHVISION_DATASETS = ("CIFAR10", "CIFAR100", "FashionMNIST", "KMNIST", "MNIST", "USPS")
+
+
+def list_datasets(catalog: str | None = None) -> list[dict]:
+    """Return the datasets that `get_dataset` can fetch, as rows with `catalog`, `name` and `use_case`.
+
+    Example:
+        >>> [row["name"] for row in list_datasets("torchvision")][:2]
+        ['CIFAR10', 'CIFAR100']
+    """
+    if catalog is not None and catalog not in DATASET_CATALOGS:
+        raise DatasetError(f"Unknown dataset catalog {catalog!r}. Valid catalogs: {', '.join(DATASET_CATALOGS)}.")
+    return [{"catalog": "torchvision", "name": name, "use_case": "image_classification"}
+            for name in TORCHVISION_DATASETS]
 
 
 def load_dataset(dataset_dir: str | Path, use_case: str, framework: str = "pytorch", **kwargs):

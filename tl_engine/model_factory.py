@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tl_engine.catalog import ModelEntry, find_model
 from tl_engine.catalog import list_models as _list_models
-from tl_engine.errors import CatalogError
+from tl_engine.errors import ArtifactError, CatalogError
 from tl_engine.store import read_metadata
 
 
@@ -45,7 +45,17 @@ def load_model(model_dir: str | Path):
     """Load a trained model from a directory written by `export` or `train(output_dir=...)`.
 
     The framework, model name and classes come from the directory's `tl_metadata.json`.
+
+    Example:
+        >>> model = load_model("out/fp32")
+        >>> model.class_names[:2]
+        ['bag', 'coat']
     """
     metadata = read_metadata(Path(model_dir))
-    entry = find_model(metadata["model_name"], metadata["framework"], metadata.get("use_case"))
-    return _model_class(entry).load(model_dir, entry)
+    framework, use_case = metadata.get("framework"), metadata.get("use_case")
+    try:
+        entry = find_model(metadata["model_name"], framework, use_case)
+        model_class = _model_class(entry)
+    except CatalogError as exc:
+        raise ArtifactError(f"Cannot load {model_dir}, a {framework} {use_case} model: {exc}") from exc
+    return model_class.load(model_dir, entry)

@@ -50,6 +50,25 @@ def read_metadata(directory: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def check_output_dir(path: str | Path) -> Path:
+    """Fail early, before any long work, when `path` cannot become a new output directory.
+
+    The directory must not exist or be empty, and its parent must be a writable directory.
+    """
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise ArtifactError(f"Output directory {path} already exists and is not empty. "
+                            "Choose a new directory or remove the old one.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.probe-")
+    except OSError as exc:
+        raise ArtifactError(f"Cannot write output directory {path}: {exc.strerror or exc}. "
+                            "Choose a writable directory.") from exc
+    os.rmdir(probe)
+    return path
+
+
 @contextlib.contextmanager
 def atomic_directory(final: Path, staging_root: Path | None = None) -> Iterator[Path]:
     """Yield an empty temporary directory that becomes `final` when the block ends without an error.

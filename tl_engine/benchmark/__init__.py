@@ -1,1 +1,36 @@
 """The benchmark harness: each model variant timed in a fresh process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tl_engine.errors import ArtifactError
+
+
+def benchmark_model(model_dir: str | Path, batch_sizes: Sequence[int] = (1, 32), iterations: int = 20,
+                    warmup: int = 5, threads: int | None = None, compiled: bool = True) -> dict:
+    """Time a model directory (FP32 or INT8) in a fresh process; return latency and throughput per batch size.
+
+    FP32 models run compiled with `torch.compile` unless `compiled=False`; INT8 models always run
+    compiled, because only the compiled graph uses INT8 kernels.
+
+    Example:
+        >>> result = benchmark_model("out/fp32", batch_sizes=[32], iterations=10)
+        >>> result["timings"][0]["throughput_per_s"]
+    """
+    from tl_engine.benchmark.harness import BenchmarkSettings, run_variant
+    from tl_engine.store import read_metadata
+
+    model_dir = Path(model_dir)
+    model_format = read_metadata(model_dir).get("format")
+    if model_format == "torch_export_int8":
+        variant = "int8_compiled"
+    elif model_format == "torch_state_dict":
+        variant = "fp32_compiled" if compiled else "fp32_eager"
+    else:
+        raise ArtifactError(f"Cannot benchmark {model_dir}: its format {model_format!r} is not a tl PyTorch model.")
+    settings = BenchmarkSettings(batch_sizes=list(batch_sizes), warmup=warmup, iterations=iterations)
+    if threads:
+        settings.threads = threads
+    return run_variant(model_dir, variant, settings)

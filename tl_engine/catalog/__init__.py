@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,17 @@ def load_catalog() -> tuple[ModelEntry, ...]:
     """Read every entry of `models.yaml`."""
     raw = yaml.safe_load(CATALOG_FILE.read_text())
     return tuple(ModelEntry(**entry) for entry in raw["models"])
+
+
+def torch_hub_dir() -> Path:
+    """Return torch's hub cache folder the way `torch.hub.get_dir()` finds it, without importing torch."""
+    cache = os.environ.get("XDG_CACHE_HOME", "~/.cache")
+    return Path(os.environ.get("TORCH_HOME", os.path.join(cache, "torch"))).expanduser() / "hub"
+
+
+def weights_available(entry: ModelEntry) -> bool:
+    """Tell whether the entry's pretrained weights are in the local cache, so it loads offline."""
+    return bool(entry.weights_file) and (torch_hub_dir() / "checkpoints" / entry.weights_file).is_file()
 
 
 def list_models(framework: str | None = None, use_case: str | None = None) -> list[ModelEntry]:

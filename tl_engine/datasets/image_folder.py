@@ -92,6 +92,12 @@ class ImageClassificationDataset:
         """Split the samples into train, validation and test, stratified by class and seeded."""
         self.splits = stratified_split(self.labels, train_pct, val_pct, test_pct, seed)
 
+    def use_all_for(self, subset: str) -> None:
+        """Put every sample in one subset, to evaluate on or calibrate with a whole folder."""
+        if subset not in SPLIT_NAMES:
+            raise DatasetError(f"Unknown subset {subset!r}. Valid subsets: {', '.join(SPLIT_NAMES)}.")
+        self.splits = {name: list(range(len(self.samples))) if name == subset else [] for name in SPLIT_NAMES}
+
     def preprocess(self, preprocessing: dict, batch_size: int = 32) -> None:
         """Set how images become model inputs, from a model's `preprocessing` dictionary.
 

@@ -219,11 +219,14 @@ class TorchImageClassifier:
         write_json_atomic(directory / METADATA_FILE, metadata)
         return metadata
 
-    def export(self, output_dir: str | Path) -> Path:
-        """Write `model.pt` (a state_dict) and `tl_metadata.json` to a new `output_dir`, atomically."""
+    def export(self, output_dir: str | Path, extra_metadata: dict | None = None) -> Path:
+        """Write `model.pt` (a state_dict) and `tl_metadata.json` to a new `output_dir`, atomically.
+
+        `extra_metadata` adds keys to the metadata file, for example an evaluation report.
+        """
         output_dir = Path(output_dir)
         with atomic_directory(output_dir) as temporary:
-            self.save_to(temporary)
+            self.save_to(temporary, extra_metadata)
         logger.info("Exported %s to %s", self.name, output_dir)
         return output_dir
 
@@ -232,6 +235,9 @@ class TorchImageClassifier:
         """Rebuild the architecture without downloading anything and load the saved weights (weights_only)."""
         model_dir = Path(model_dir)
         metadata = read_metadata(model_dir)
+        if metadata.get("format") != "torch_state_dict":
+            raise ArtifactError(f"{model_dir} contains a {metadata.get('format')} model, not a trainable PyTorch "
+                                "model. Pass the directory that `tl train` or `export` wrote.")
         head = metadata["head"]
         instance = cls(entry, image_size=metadata["preprocessing"]["input_size"],
                        head_hidden_units=head["hidden_units"], dropout=head["dropout"], pretrained=False)

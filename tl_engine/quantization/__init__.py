@@ -1,1 +1,23 @@
-"""INT8 quantization, one module per framework."""
+"""INT8 quantization, one module per framework, behind one `quantize` function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tl_engine.errors import CatalogError
+
+
+def quantize(model, dataset, output_dir: str | Path, calibration_samples: int = 256,
+             progress: bool = False) -> Path:
+    """Quantize a trained model to INT8 with Intel Neural Compressor, calibrated on the dataset's train subset.
+
+    Returns the new model directory, which `tl_engine.benchmark.benchmark_model` measures.
+
+    Example:
+        >>> int8_dir = quantize(model, dataset, "out/int8", calibration_samples=256)
+    """
+    if model.framework == "pytorch" and model.use_case == "image_classification":
+        from tl_engine.quantization.torch_int8 import quantize_static
+
+        return quantize_static(model, dataset, output_dir, calibration_samples, progress)
+    raise CatalogError(f"INT8 quantization of {model.use_case} models in {model.framework} is not implemented yet.")

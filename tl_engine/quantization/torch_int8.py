@@ -32,6 +32,8 @@ def quantize_static(classifier, dataset, output_dir: str | Path, calibration_sam
     from neural_compressor.torch.export import export
     from neural_compressor.torch.quantization import StaticQuantConfig, convert, prepare
 
+    # INC logs each step at INFO through its own handler; follow this module's log level instead.
+    logging.getLogger("neural_compressor").setLevel(logger.getEffectiveLevel())
     started = time.perf_counter()
     classifier._check_dataset(dataset)
     size = classifier.image_size
@@ -42,6 +44,7 @@ def quantize_static(classifier, dataset, output_dir: str | Path, calibration_sam
     seen = 0
     with torch.no_grad():
         for inputs, _ in tqdm(dataset.loader("train", shuffle=True), desc="calibration", disable=not progress):
+            inputs = inputs[:calibration_samples - seen]
             prepared(inputs)
             seen += len(inputs)
             if seen >= calibration_samples:

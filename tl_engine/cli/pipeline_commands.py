@@ -1,72 +1,14 @@
-"""The `tl` command line."""
+"""`tl setup` and `tl pipeline`: the demo data, the offline caches and the asset graph."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
 import click
 
-from tl_engine.errors import TLError
-
-logger = logging.getLogger("tl_engine.cli")
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class TLGroup(click.Group):
-    """Prints a TLError as one clean line (exit code 1), with the traceback only under --debug."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except TLError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
-
-
-@click.group(cls=TLGroup, context_settings=CONTEXT_SETTINGS)
-@click.option("--verbose", "-v", is_flag=True, help="Log progress at INFO level.")
-@click.option("--debug", is_flag=True, help="Log at DEBUG level and show the full traceback of a failure.")
-@click.pass_context
-def main(ctx: click.Context, verbose: bool, debug: bool) -> None:
-    """tl: fine-tune pretrained models on your data, quantize them to INT8 and benchmark them."""
-    ctx.obj = {"debug": debug}
-    level = logging.WARNING
-    if verbose:
-        level = logging.INFO
-    if debug:
-        level = logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-
-
-@main.group("list")
-def list_group() -> None:
-    """List what the catalog offers."""
-
-
-@list_group.command("models")
-@click.option("--framework", default=None, help="Only models of this framework (pytorch, tensorflow).")
-@click.option("--use-case", "--use_case", "use_case", default=None, help="Only models for this use case.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_models(framework: str | None, use_case: str | None, as_json: bool) -> None:
-    """List the supported pretrained models with hub id, input size and parameter count."""
-    from tl_engine.model_factory import list_models as catalog_models
-
-    entries = catalog_models(framework, use_case)
-    if as_json:
-        click.echo(json.dumps([entry.__dict__ for entry in entries], indent=2))
-        return
-    click.echo(f"{'name':<28} {'framework':<11} {'use case':<22} {'hub id':<44} {'input':>5} {'params':>12}")
-    for entry in entries:
-        click.echo(f"{entry.name:<28} {entry.framework:<11} {entry.use_case:<22} {entry.hub_id:<44} "
-                   f"{entry.input_size:>5} {entry.parameters:>12,}")
-
-
+from tl_engine.cli.app import main
 @main.command("setup")
 @click.option("--fashion-mnist", "fashion_mnist", type=click.Path(path_type=Path), default=Path(".cache/debian/fashion-mnist"),
               show_default=True, help="Where Debian's dataset-fashion-mnist package is unpacked.")
@@ -85,6 +27,7 @@ def setup(fashion_mnist: Path, landing_dir: Path, samples: int, days: tuple[str,
     written = write_landing_drops(fashion_mnist, landing_dir, list(days), samples)
     for day, count in written.items():
         click.echo(f"{landing_dir / day}: " + (f"{count} images written" if count else "already there, kept"))
+
 
 @main.group("pipeline")
 def pipeline_group() -> None:
@@ -141,7 +84,3 @@ def pipeline_run(config: Path | None, everything: bool) -> None:
     if everything:
         command.append("--all")
     sys.exit(subprocess.call(command))
-
-
-if __name__ == "__main__":
-    main()

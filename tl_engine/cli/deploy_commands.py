@@ -1,0 +1,95 @@
+"""`tl quantize`, `tl benchmark` and `tl export`: a trained model made ready to deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tl_engine.cli.app import config_option, main, output_options, show_progress
+from tl_engine.cli.model_commands import existing_dir, new_dir
+from tl_engine.cli.tables import echo_rows
+
+
+@main.command("quantize")
+@click.option("--model-dir", required=True, type=existing_dir, help="Folder written by `tl train`.")
+@click.option("--dataset-dir", required=True, type=existing_dir,
+              help="Image folder with the model's classes; calibration reads its train/ folder, or every image.")
+@click.option("--output-dir", required=True, type=new_dir, help="New folder for the INT8 model.")
+@click.option("--calibration-samples", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Training images run through the model to calibrate the INT8 ranges.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Batch size of calibration.")
+@config_option
+@output_options
+def quantize(model_dir: Path, dataset_dir: Path, output_dir: Path, calibration_samples: int, batch_size: int) -> None:
+    """Quantize a trained model to INT8 with Intel Neural Compressor (static, calibrated on real images)."""
+    from tl_engine.dataset_factory import load_dataset
+    from tl_engine.model_factory import load_model
+    from tl_engine.quantization import quantize as quantize_model
+    from tl_engine.store import check_output_dir, read_metadata
+
+    check_output_dir(output_dir)
+    model = load_model(model_dir)
+    dataset = load_dataset(dataset_dir, model.use_case, model.framework)
+    dataset.preprocess(model.preprocessing, batch_size)
+    quantize_model(model, dataset, output_dir, calibration_samples, progress=show_progress())
+    seen = read_metadata(output_dir)["quantization"]["calibration_samples"]
+    click.echo(f"INT8 model written to {output_dir} (calibrated on {seen} images).")
+
+
+@main.command("benchmark")
+@click.option("--model-dir", required=True, type=existing_dir, help="FP32 folder written by `tl train`.")
+@click.option("--int8-model-dir", type=existing_dir, default=None, help="INT8 folder written by `tl quantize`.")
+@click.option("--batch-size", "batch_sizes", type=click.IntRange(min=1), multiple=True, default=(1, 32),
+              show_default=True, help="Batch size to time (repeat the option for several).")
+@click.option("--iterations", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Timed forward passes per batch size; the median is reported.")
+@click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True, help="Untimed passes first.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: every core).")
+@click.option("--eager", is_flag=True, help="Also time the FP32 model without torch.compile.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@config_option
+@output_options
+def benchmark(model_dir: Path, int8_model_dir: Path | None, batch_sizes: tuple[int, ...], iterations: int,
+              warmup: int, threads: int | None, eager: bool, as_json: bool) -> None:
+    """Time the FP32 model (and the INT8 model) in fresh processes: latency and throughput per batch size."""
+    from tqdm.auto import tqdm
+
+    from tl_engine.benchmark import benchmark_model
+
+    runs = [("fp32_eager", model_dir, False)] if eager else []
+    runs.append(("fp32_compiled", model_dir, True))
+    if int8_model_dir is not None:
+        runs.append(("int8_compiled", int8_model_dir, True))
+    results = {}
+    for variant, directory, compiled in tqdm(runs, desc="benchmark", unit="variant", disable=not show_progress()):
+        results[variant] = benchmark_model(directory, batch_sizes, iterations, warmup, threads, compiled)
+    rows = []
+    for variant, result in results.items():
+        for timing in result["timings"]:
+            baseline = next(t for t in results["fp32_compiled"]["timings"] if t["batch_size"] == timing["batch_size"])
+            rows.append({"variant": variant, "batch_size": timing["batch_size"], "threads": result["threads"],
+                         "latency_ms": timing["median_latency_ms"], "throughput_per_s": timing["throughput_per_s"],
+                         "vs_fp32_compiled": round(timing["throughput_per_s"] / baseline["throughput_per_s"], 2)})
+    echo_rows(rows, ["variant", "batch_size", "threads", "latency_ms", "throughput_per_s", "vs_fp32_compiled"],
+              as_json)
+
+
+@main.command("export")
+@click.option("--model-dir", required=True, type=existing_dir, help="FP32 folder written by `tl train`.")
+@click.option("--format", "export_format", type=click.Choice(["onnx"]), default="onnx", show_default=True,
+              help="Export format.")
+@click.option("--output-dir", type=new_dir, default=None, help="New folder for the export (default: MODEL_DIR-onnx).")
+@config_option
+@output_options
+def export(model_dir: Path, export_format: str, output_dir: Path | None) -> None:
+    """Export a trained model to ONNX, checked by running it in onnxruntime against the original."""
+    from tl_engine.onnx_export import ONNX_FILE, export_onnx
+    from tl_engine.store import check_output_dir
+
+    output_dir = output_dir or model_dir.with_name(f"{model_dir.name}-{export_format}")
+    check_output_dir(output_dir)
+    metadata = export_onnx(model_dir, output_dir)
+    click.echo(f"ONNX model written to {output_dir / ONNX_FILE}; onnxruntime's outputs match the original "
+               f"within {metadata['onnx']['max_relative_difference']:.1e} of the largest logit.")

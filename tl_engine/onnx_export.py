@@ -1,0 +1,64 @@
+"""Export of trained models to ONNX, checked by running the file in onnxruntime against the original."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tl_engine.errors import ArtifactError, CatalogError
+from tl_engine.store import METADATA_FILE, atomic_directory, read_metadata, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+ONNX_FILE = "model.onnx"
+# Largest difference between onnxruntime's and PyTorch's logits that the check accepts, relative to
+# the largest logit (at least 1), because float32 rounding grows with the logits' size.
+MAX_RELATIVE_DIFFERENCE = 1e-4
+
+
+def export_onnx(model_dir: str | Path, output_dir: str | Path, check_samples: int = 4) -> dict:
+    """Export a trained FP32 model directory to `output_dir/model.onnx` with a dynamic batch size.
+
+    The file is run in onnxruntime on `check_samples` random inputs and compared with the original
+    model. A difference above `MAX_RELATIVE_DIFFERENCE` fails the export, and nothing is written.
+    Returns the metadata written beside the file.
+
+    Example:
+        >>> export_onnx("out/fp32", "out/onnx")["onnx"]["max_relative_difference"]
+    """
+    import numpy as np
+    import onnxruntime
+    import torch
+
+    from tl_engine.model_factory import load_model
+
+    model = load_model(model_dir)
+    if model.framework != "pytorch":
+        raise CatalogError(f"ONNX export of {model.framework} models is not implemented yet.")
+    module = model.model.eval()
+    size = model.image_size
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    program = torch.onnx.export(module, (torch.randn(2, 3, size, size),), dynamo=True, verbose=False,
+                                dynamic_shapes=({0: batch},))
+    inputs = torch.randn(check_samples, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected = module(inputs).numpy()
+    output_dir = Path(output_dir)
+    with atomic_directory(output_dir) as temporary:
+        program.save(str(temporary / ONNX_FILE))
+        session = onnxruntime.InferenceSession(str(temporary / ONNX_FILE), providers=["CPUExecutionProvider"])
+        input_name = session.get_inputs()[0].name
+        actual = session.run(None, {input_name: inputs.numpy()})[0]
+        difference = float(np.abs(actual - expected).max())
+        relative = difference / max(1.0, float(np.abs(expected).max()))
+        if relative > MAX_RELATIVE_DIFFERENCE:
+            raise ArtifactError(f"The ONNX export of {model_dir} differs from the PyTorch model by {relative:.2e} "
+                                f"of the largest logit (more than {MAX_RELATIVE_DIFFERENCE}); nothing was written.")
+        metadata = {**read_metadata(Path(model_dir)), "format": "onnx", "weights_file": ONNX_FILE,
+                    "onnx": {"input_name": input_name, "dynamic_batch": True, "check_samples": check_samples,
+                             "max_abs_difference": difference,
+                             "max_relative_difference": relative, "onnxruntime": onnxruntime.__version__}}
+        write_json_atomic(temporary / METADATA_FILE, metadata)
+    logger.info("Exported %s to %s (largest relative difference from PyTorch %.1e)", model.name, output_dir,
+                relative)
+    return metadata
