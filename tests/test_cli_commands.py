@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from tl_engine.cli import main
 from tl_engine.store import read_metadata
@@ -15,7 +15,7 @@ from tl_engine.store import read_metadata
 TRAIN = ["train", "--model-name", "mobilenet_v2", "--epochs", "2", "--image-size", "32", "--batch-size", "16"]
 
 
-def tl(*args) -> "click.testing.Result":
+def tl(*args) -> Result:
     """Run `tl ARGS...` quietly in this process and return click's result."""
     return CliRunner().invoke(main, ["--quiet", *map(str, args)])
 
@@ -133,7 +133,8 @@ def foreign_model(tmp_path_factory) -> Path:
     return folder
 
 
-def bad_inputs(trained: Path, quantized: Path, foreign: Path, flat: Path, other: Path, blocked: Path):
+def bad_inputs(trained: Path, quantized: Path, foreign: Path, flat: Path, other: Path, blocked: Path,
+               corrupt: Path):
     """(command line, exit code, text the message must contain) for each bad input of each command."""
     missing = "/no/such/folder"
     train = [*TRAIN, "--dataset-dir", flat]
@@ -144,18 +145,20 @@ def bad_inputs(trained: Path, quantized: Path, foreign: Path, flat: Path, other:
          "Close matches: mobilenet_v2"),
         ([*train, "--framework", "tensorflow", "--output-dir", blocked.parent / "b"], 2,
          "Model 'mobilenet_v2' is not implemented for framework 'tensorflow'"),
-        ([*train, "--output-dir", blocked / "out"], 1, f"Cannot write output directory {blocked / 'out'}"),
+        ([*train, "--output-dir", blocked / "out"], 1, f"{blocked} is a file, not a folder"),
         ([*train, "--output-dir", trained], 1, "already exists and is not empty"),
         ([*train, "--text-column", "review", "--output-dir", blocked.parent / "c"], 2, "apply to text models only"),
         (["eval", "--dataset-dir", flat], 2, "Missing option '--model-dir'"),
         (["eval", "--model-dir", missing, "--dataset-dir", flat], 2, f"'{missing}' does not exist"),
         (["eval", "--model-dir", foreign, "--dataset-dir", flat], 1, "a tensorflow image_classification model"),
-        (["eval", "--model-dir", quantized, "--dataset-dir", flat], 1, "contains a torch_export_int8 model"),
+        (["eval", "--model-dir", quantized, "--dataset-dir", flat], 1, "contains an INT8 image model (from `tl quantize`"),
         (["eval", "--model-dir", trained, "--dataset-dir", other], 1, "differ from the model's classes"),
         (["predict", "--model-dir", trained], 2, "Missing argument 'INPUT...'"),
         (["predict", "--model-dir", trained, missing], 2, f"'{missing}' does not exist"),
         (["predict", "--model-dir", foreign, flat], 1, "a tensorflow image_classification model"),
         (["quantize", "--model-dir", trained, "--dataset-dir", flat], 2, "Missing option '--output-dir'"),
+        (["quantize", "--model-dir", trained, "--output-dir", blocked.parent / "h"], 2,
+         "Missing option '--dataset-dir': image models calibrate on real images"),
         (["quantize", "--model-dir", trained, "--dataset-dir", missing, "--output-dir", blocked.parent / "g"], 2,
          f"'{missing}' does not exist"),
         (["quantize", "--model-dir", trained, "--dataset-dir", other, "--output-dir", blocked.parent / "d"], 1,
@@ -166,7 +169,10 @@ def bad_inputs(trained: Path, quantized: Path, foreign: Path, flat: Path, other:
          "Cannot write output directory"),
         (["benchmark"], 2, "Missing option '--model-dir'"),
         (["benchmark", "--model-dir", missing], 2, f"'{missing}' does not exist"),
-        (["benchmark", "--model-dir", foreign], 1, "its format 'saved_model' is not a tl PyTorch model"),
+        (["benchmark", "--model-dir", foreign], 2, "contains a model of unknown format 'saved_model'"),
+        (["benchmark", "--model-dir", quantized], 2, "--model-dir takes an FP32 PyTorch model"),
+        (["benchmark", "--model-dir", trained, "--int8-model-dir", trained], 2, "--int8-model-dir takes an INT8"),
+        (["predict", "--model-dir", trained, corrupt], 1, "is not a readable image"),
         (["export", "--format", "onnx"], 2, "Missing option '--model-dir'"),
         (["export", "--model-dir", missing], 2, f"'{missing}' does not exist"),
         (["export", "--model-dir", foreign, "--output-dir", blocked.parent / "f"], 1,
@@ -181,7 +187,10 @@ def test_bad_inputs_give_one_clear_message(trained, quantized, foreign_model, fl
                                            tmp_path):
     blocked = tmp_path / "a_file"
     blocked.write_text("a file where a folder is expected")
-    cases = bad_inputs(trained, quantized, foreign_model, flat_dataset_dir, split_dataset_dir / "test", blocked)
+    corrupt = tmp_path / "broken.png"
+    corrupt.write_bytes(b"not a png")
+    cases = bad_inputs(trained, quantized, foreign_model, flat_dataset_dir, split_dataset_dir / "test", blocked,
+                       corrupt)
 
     for args, exit_code, text in cases:
         result = tl(*args)
@@ -192,12 +201,12 @@ def test_bad_inputs_give_one_clear_message(trained, quantized, foreign_model, fl
 
 def test_unknown_config_key_is_named(tmp_path):
     config = tmp_path / "train.yaml"
-    config.write_text("epochs: 2\nepoch_count: 3\n")
+    config.write_text("epochs: 2\nepoch: 3\n")
 
     result = tl("train", "--config", config)
 
     assert result.exit_code == 2
-    assert "sets unknown option 'epoch_count'" in result.output
+    assert "sets unknown option 'epoch'. Close matches: epochs" in result.output
 
 
 def test_debug_shows_traceback(foreign_model, flat_dataset_dir):

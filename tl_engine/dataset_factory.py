@@ -7,9 +7,12 @@ from pathlib import Path
 from tl_engine.catalog import FRAMEWORKS, USE_CASES
 from tl_engine.errors import DatasetError
 
-DATASET_CATALOGS = ("torchvision",)
+DATASET_CATALOGS = ("torchvision", "huggingface")
 # torchvision classification datasets whose constructor takes `train=`, as `get_dataset` calls it.
 TORCHVISION_DATASETS = ("CIFAR10", "CIFAR100", "FashionMNIST", "KMNIST", "MNIST", "USPS")
+# Hugging Face Hub text classification datasets with `text` and `label` columns.
+HUGGINGFACE_DATASETS = ("cornell-movie-review-data/rotten_tomatoes", "dair-ai/emotion", "fancyzhx/ag_news",
+                        "fancyzhx/yelp_polarity", "SetFit/sst2", "stanfordnlp/imdb")
 
 
 def list_datasets(catalog: str | None = None) -> list[dict]:
@@ -21,8 +24,11 @@ def list_datasets(catalog: str | None = None) -> list[dict]:
     """
     if catalog is not None and catalog not in DATASET_CATALOGS:
         raise DatasetError(f"Unknown dataset catalog {catalog!r}. Valid catalogs: {', '.join(DATASET_CATALOGS)}.")
-    return [{"catalog": "torchvision", "name": name, "use_case": "image_classification"}
+    rows = [{"catalog": "torchvision", "name": name, "use_case": "image_classification"}
             for name in TORCHVISION_DATASETS]
+    rows += [{"catalog": "huggingface", "name": name, "use_case": "text_classification"}
+             for name in HUGGINGFACE_DATASETS]
+    return [row for row in rows if catalog is None or row["catalog"] == catalog]
 
 
 def load_dataset(dataset_dir: str | Path, use_case: str, framework: str = "pytorch", **kwargs):
@@ -43,20 +49,60 @@ def load_dataset(dataset_dir: str | Path, use_case: str, framework: str = "pytor
         from tl_engine.datasets.image_folder import ImageClassificationDataset
 
         return ImageClassificationDataset.from_folder(dataset_dir, framework=framework, **kwargs)
-    if use_case in USE_CASES:
-        raise DatasetError(f"Custom datasets for {use_case} are not implemented yet.")
+    if use_case == "text_classification":
+        from tl_engine.datasets.text import TextClassificationDataset
+
+        path = _text_file(Path(dataset_dir), kwargs.pop("dataset_file", None))
+        return TextClassificationDataset.from_csv(path, framework=framework, **kwargs)
     raise DatasetError(f"Unknown use case {use_case!r}. Valid use cases: {', '.join(USE_CASES)}.")
 
 
+def _text_file(dataset_dir: Path, dataset_file: str | Path | None) -> Path:
+    """Return the delimited file to read: `dataset_file` inside `dataset_dir`, the only one there, or the path itself."""
+    if dataset_file is not None:
+        return dataset_dir / dataset_file
+    if dataset_dir.is_dir():
+        candidates = sorted(p for p in dataset_dir.iterdir() if p.suffix.lower() in (".csv", ".tsv", ".txt"))
+        if len(candidates) != 1:
+            found = ", ".join(p.name for p in candidates) or "none"
+            raise DatasetError(f"{dataset_dir} needs dataset_file (--dataset-file): it contains {len(candidates)} "
+                               f"CSV, TSV or TXT files ({found}).")
+        return candidates[0]
+    return dataset_dir
+
+
 def get_dataset(name: str, catalog: str, dataset_dir: str | Path, split: str = "train",
-                framework: str = "pytorch", download: bool = True):
+                framework: str = "pytorch", download: bool = True, **kwargs):
     """Load a dataset from a public catalog into `dataset_dir` (downloads when a network is there).
+
+    For `catalog="huggingface"`, keyword arguments `text_column` and `label_column` name the
+    columns, and `data_files` reads local files through `datasets` (for example `name="csv"`).
 
     Example:
         >>> ds = get_dataset("FashionMNIST", "torchvision", "data/catalog")
+        >>> reviews = get_dataset("cornell-movie-review-data/rotten_tomatoes", "huggingface", "data/hf")
     """
-    if catalog != "torchvision":
-        raise DatasetError(f"Unknown dataset catalog {catalog!r}. Valid catalogs: {', '.join(DATASET_CATALOGS)}.")
-    from tl_engine.datasets.torchvision_catalog import load_torchvision_dataset
+    if catalog == "torchvision":
+        from tl_engine.datasets.torchvision_catalog import load_torchvision_dataset
 
-    return load_torchvision_dataset(name, Path(dataset_dir), split, framework, download)
+        return load_torchvision_dataset(name, Path(dataset_dir), split, framework, download)
+    if catalog == "huggingface":
+        return _huggingface_dataset(name, Path(dataset_dir), split, framework, download, **kwargs)
+    raise DatasetError(f"Unknown dataset catalog {catalog!r}. Valid catalogs: {', '.join(DATASET_CATALOGS)}.")
+
+
+def _huggingface_dataset(name: str, cache_dir: Path, split: str, framework: str, download: bool,
+                         text_column: str = "text", label_column: str = "label", data_files=None):
+    import datasets
+
+    from tl_engine.datasets.text import TextClassificationDataset
+
+    mode = None if download else datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
+    try:
+        loaded = datasets.load_dataset(name, split=split, cache_dir=str(cache_dir), data_files=data_files,
+                                       download_mode=mode)
+    except (ConnectionError, FileNotFoundError, ValueError, OSError) as exc:
+        raise DatasetError(f"Could not load Hugging Face dataset {name!r} (split {split!r}) into {cache_dir}: "
+                           f"{exc}. Connect to the network, or pass local files with data_files=.") from exc
+    return TextClassificationDataset.from_huggingface(loaded, label_column, text_column, source=f"{name}[{split}]",
+                                                      framework=framework)

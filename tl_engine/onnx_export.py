@@ -35,27 +35,42 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path, check_samples: in
     model = load_model(model_dir)
     if model.framework != "pytorch":
         raise CatalogError(f"ONNX export of {model.framework} models is not implemented yet.")
-    module = model.model.eval()
-    size = model.image_size
+    generator = torch.Generator().manual_seed(0)
     batch = torch.export.Dim("batch", min=1, max=4096)
-    program = torch.onnx.export(module, (torch.randn(2, 3, size, size),), dynamo=True, verbose=False,
-                                dynamic_shapes=({0: batch},))
-    inputs = torch.randn(check_samples, 3, size, size, generator=torch.Generator().manual_seed(0))
+    if model.use_case == "text_classification":
+        from tl_engine.models.hf_text import PositionalLogits
+
+        module = PositionalLogits(model.model.eval())
+        sequence = torch.export.Dim("sequence", min=2, max=model.max_length)
+
+        def token_batch(size: int) -> tuple:
+            ids = torch.randint(1000, 20000, (size, 16), generator=generator)
+            return ids, torch.ones_like(ids)
+
+        example, inputs = token_batch(2), token_batch(check_samples)
+        dynamic_shapes = ({0: batch, 1: sequence}, {0: batch, 1: sequence})
+    else:
+        module = model.model.eval()
+        size = model.image_size
+        example = (torch.randn(2, 3, size, size),)
+        inputs = (torch.randn(check_samples, 3, size, size, generator=generator),)
+        dynamic_shapes = ({0: batch},)
+    program = torch.onnx.export(module, example, dynamo=True, verbose=False, dynamic_shapes=dynamic_shapes)
     with torch.inference_mode():
-        expected = module(inputs).numpy()
+        expected = module(*inputs).numpy()
     output_dir = Path(output_dir)
     with atomic_directory(output_dir) as temporary:
         program.save(str(temporary / ONNX_FILE))
         session = onnxruntime.InferenceSession(str(temporary / ONNX_FILE), providers=["CPUExecutionProvider"])
-        input_name = session.get_inputs()[0].name
-        actual = session.run(None, {input_name: inputs.numpy()})[0]
+        names = [node.name for node in session.get_inputs()]
+        actual = session.run(None, {name: value.numpy() for name, value in zip(names, inputs)})[0]
         difference = float(np.abs(actual - expected).max())
         relative = difference / max(1.0, float(np.abs(expected).max()))
         if relative > MAX_RELATIVE_DIFFERENCE:
             raise ArtifactError(f"The ONNX export of {model_dir} differs from the PyTorch model by {relative:.2e} "
                                 f"of the largest logit (more than {MAX_RELATIVE_DIFFERENCE}); nothing was written.")
         metadata = {**read_metadata(Path(model_dir)), "format": "onnx", "weights_file": ONNX_FILE,
-                    "onnx": {"input_name": input_name, "dynamic_batch": True, "check_samples": check_samples,
+                    "onnx": {"input_names": names, "dynamic_batch": True, "check_samples": check_samples,
                              "max_abs_difference": difference,
                              "max_relative_difference": relative, "onnxruntime": onnxruntime.__version__}}
         write_json_atomic(temporary / METADATA_FILE, metadata)

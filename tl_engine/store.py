@@ -41,6 +41,24 @@ def write_json_atomic(path: Path, data) -> None:
     os.replace(temporary, path)
 
 
+FP32_FORMATS = ("torch_state_dict", "hf_pretrained")
+INT8_FORMATS = ("torch_export_int8", "hf_dynamic_int8")
+# A plain-words description of each model format in tl_metadata.json, for messages.
+FORMAT_DESCRIPTIONS = {
+    "torch_state_dict": "an FP32 PyTorch model (from `tl train`)",
+    "hf_pretrained": "an FP32 Hugging Face model (from `tl train`)",
+    "torch_export_int8": "an INT8 image model (from `tl quantize`; `tl benchmark --int8-model-dir` measures it)",
+    "hf_dynamic_int8": "a dynamic INT8 text model (from `tl quantize`; `tl benchmark --int8-model-dir` "
+                       "measures it)",
+    "onnx": "an ONNX model (from `tl export`; run it with onnxruntime)",
+}
+
+
+def describe_format(model_format: str | None) -> str:
+    """Describe a model format of tl_metadata.json in words, for error messages."""
+    return FORMAT_DESCRIPTIONS.get(model_format, f"a model of unknown format {model_format!r}")
+
+
 def read_metadata(directory: Path) -> dict:
     """Read an artifact directory's `tl_metadata.json`."""
     path = Path(directory) / METADATA_FILE
@@ -59,6 +77,10 @@ def check_output_dir(path: str | Path) -> Path:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise ArtifactError(f"Output directory {path} already exists and is not empty. "
                             "Choose a new directory or remove the old one.")
+    blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        raise ArtifactError(f"Cannot write output directory {path}: {blocking} is a file, not a folder. "
+                            "Choose another directory.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         probe = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.probe-")

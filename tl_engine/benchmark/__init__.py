@@ -12,24 +12,28 @@ def benchmark_model(model_dir: str | Path, batch_sizes: Sequence[int] = (1, 32),
                     warmup: int = 5, threads: int | None = None, compiled: bool = True) -> dict:
     """Time a model directory (FP32 or INT8) in a fresh process; return latency and throughput per batch size.
 
-    FP32 models run compiled with `torch.compile` unless `compiled=False`; INT8 models always run
-    compiled, because only the compiled graph uses INT8 kernels.
+    FP32 models run compiled with `torch.compile` unless `compiled=False`. INT8 image models always
+    run compiled, because only the compiled graph uses INT8 kernels; dynamic INT8 text models run
+    eager, with PyTorch's quantized kernels.
 
     Example:
         >>> result = benchmark_model("out/fp32", batch_sizes=[32], iterations=10)
         >>> result["timings"][0]["throughput_per_s"]
     """
     from tl_engine.benchmark.harness import BenchmarkSettings, run_variant
-    from tl_engine.store import read_metadata
+    from tl_engine.store import describe_format, read_metadata
 
     model_dir = Path(model_dir)
     model_format = read_metadata(model_dir).get("format")
     if model_format == "torch_export_int8":
         variant = "int8_compiled"
-    elif model_format == "torch_state_dict":
+    elif model_format == "hf_dynamic_int8":
+        variant = "int8_dynamic"
+    elif model_format in ("torch_state_dict", "hf_pretrained"):
         variant = "fp32_compiled" if compiled else "fp32_eager"
     else:
-        raise ArtifactError(f"Cannot benchmark {model_dir}: its format {model_format!r} is not a tl PyTorch model.")
+        raise ArtifactError(f"Cannot benchmark {model_dir}: it contains {describe_format(model_format)}, and "
+                            "only PyTorch FP32 and INT8 models are measured.")
     settings = BenchmarkSettings(batch_sizes=list(batch_sizes), warmup=warmup, iterations=iterations)
     if threads:
         settings.threads = threads

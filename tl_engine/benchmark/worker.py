@@ -19,11 +19,19 @@ logger = logging.getLogger(__name__)
 
 
 def load_variant(model_dir: str, variant: str):
-    """Return `(module, preprocessing)` for a variant: fp32_eager, fp32_compiled or int8_compiled."""
+    """Return `(module, preprocessing)` for a variant: fp32_eager, fp32_compiled, int8_compiled or int8_dynamic.
+
+    Text modules take a dictionary of token tensors, image modules an image tensor.
+    """
+    from tl_engine.models.hf_text import LogitsOf
     from tl_engine.store import read_metadata
 
     metadata = read_metadata(Path(model_dir))
-    if variant.startswith("int8"):
+    if variant == "int8_dynamic":
+        from tl_engine.quantization.hf_dynamic import load_dynamic_int8
+
+        module = LogitsOf(load_dynamic_int8(model_dir))
+    elif variant.startswith("int8"):
         from tl_engine.quantization.torch_int8 import load_int8_program
 
         module = load_int8_program(model_dir)
@@ -31,6 +39,8 @@ def load_variant(model_dir: str, variant: str):
         from tl_engine.model_factory import load_model
 
         module = load_model(model_dir).model.eval()
+        if metadata["preprocessing"].get("kind") == "text":
+            module = LogitsOf(module)
     if variant.endswith("compiled"):
         from torch._inductor import config as inductor_config
 
@@ -39,9 +49,20 @@ def load_variant(model_dir: str, variant: str):
     return module, metadata["preprocessing"]
 
 
-def time_batches(module, input_size: int, batch_size: int, warmup: int, iterations: int) -> dict:
+def random_inputs(preprocessing: dict, batch_size: int):
+    """Return a random batch shaped for the model: images, or token ids of `max_length` with no padding."""
+    if preprocessing.get("kind") == "text":
+        length = int(preprocessing["max_length"])
+        generator = torch.Generator().manual_seed(0)
+        return {"input_ids": torch.randint(1000, 20000, (batch_size, length), generator=generator),
+                "attention_mask": torch.ones(batch_size, length, dtype=torch.long)}
+    size = int(preprocessing["input_size"])
+    return torch.randn(batch_size, 3, size, size)
+
+
+def time_batches(module, preprocessing: dict, batch_size: int, warmup: int, iterations: int) -> dict:
     """Median latency of `iterations` forward passes after `warmup` passes, on random input."""
-    inputs = torch.randn(batch_size, 3, input_size, input_size)
+    inputs = random_inputs(preprocessing, batch_size)
     with torch.inference_mode():
         for _ in range(warmup):
             module(inputs)
@@ -73,14 +94,14 @@ def run(request: dict) -> dict:
     torch.set_num_threads(request["threads"])
     started = time.perf_counter()
     module, preprocessing = load_variant(request["model_dir"], request["variant"])
-    size = int(preprocessing["input_size"])
     # The first call compiles a compiled variant; its cost is reported apart from the timings.
     with torch.inference_mode():
-        module(torch.randn(1, 3, size, size))
+        module(random_inputs(preprocessing, 1))
     result = {"variant": request["variant"], "threads": torch.get_num_threads(),
               "startup_seconds": round(time.perf_counter() - started, 2), "timings": []}
     for batch_size in request["batch_sizes"]:
-        result["timings"].append(time_batches(module, size, batch_size, request["warmup"], request["iterations"]))
+        result["timings"].append(time_batches(module, preprocessing, batch_size, request["warmup"],
+                                              request["iterations"]))
     if request.get("samples"):
         result["accuracy"] = accuracy(module, preprocessing, request["samples"])
     return result

@@ -55,6 +55,11 @@ def configure_logging(state: dict) -> None:
     if state.get("debug"):
         level = logging.DEBUG
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", force=True, level=level)
+    # torchao registers enums in a way torch 2.14 deprecates, and torch warns on every import; it is
+    # not actionable for a user, so it shows with --verbose or --debug only.
+    logging.getLogger("torch.utils._pytree").setLevel(level if level <= logging.INFO else logging.ERROR)
+    # Pillow logs every PNG chunk at DEBUG, which would bury --debug output.
+    logging.getLogger("PIL").setLevel(max(level, logging.INFO))
 
 
 def _output_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -95,8 +100,12 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
     for key, setting in loaded.items():
         name = str(key).replace("-", "_")
         if name not in known:
-            valid = ", ".join(sorted(n.replace("_", "-") for n in known))
-            raise click.BadParameter(f"{value} sets unknown option {key!r}. Valid options: {valid}.", ctx, param)
+            import difflib
+
+            spellings = sorted(n.replace("_", "-") for n in known)
+            close = difflib.get_close_matches(name.replace("_", "-"), spellings, n=3, cutoff=0.6)
+            hint = f"Close matches: {', '.join(close)}." if close else f"Valid options: {', '.join(spellings)}."
+            raise click.BadParameter(f"{value} sets unknown option {key!r}. {hint}", ctx, param)
         values[name] = setting
     ctx.default_map = {**(ctx.default_map or {}), **values}
 
@@ -105,8 +114,9 @@ def config_option(command):
     """Add `--config FILE`: a YAML file that sets any option of the command; the command line wins."""
     return click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), is_eager=True,
                         expose_value=False, callback=_load_config,
-                        help="YAML file of option values (`epochs: 5`); options typed on the command line "
-                             "win over the file, and the file wins over the defaults.")(command)
+                        help="YAML file of option values, keyed by option name (`batch-size: 64`). Options "
+                             "typed on the command line win over the file, and the file wins over the "
+                             "defaults.")(command)
 
 
 @click.group(name="tl", cls=TLGroup, context_settings=CONTEXT_SETTINGS)

@@ -29,7 +29,12 @@ def list_models(framework: str | None, use_case: str | None, as_json: bool) -> N
     rows = [{"name": entry.name, "framework": entry.framework, "use_case": entry.use_case, "hub": entry.hub,
              "hub_id": entry.hub_id, "input_size": entry.input_size, "parameters": entry.parameters,
              "offline": weights_available(entry)}
-            for entry in catalog_models(framework, use_case)]
+            for entry in sorted(catalog_models(framework, use_case),
+                                key=lambda entry: (entry.use_case, entry.framework, entry.name))]
+    if not rows:
+        click.echo(f"No catalog model for framework {framework or 'any'} and use case {use_case or 'any'} yet.",
+                   err=True)
+        return
     echo_rows(rows, ["name", "framework", "use_case", "hub", "hub_id", "input_size", "parameters", "offline"],
               as_json)
 

@@ -7,35 +7,42 @@ from pathlib import Path
 import click
 
 from tl_engine.cli.app import config_option, main, output_options, show_progress
-from tl_engine.cli.model_commands import existing_dir, new_dir
+from tl_engine.cli.model_commands import existing_dir, new_dir, open_dataset, text_file_options
 from tl_engine.cli.tables import echo_rows
 
 
 @main.command("quantize")
 @click.option("--model-dir", required=True, type=existing_dir, help="Folder written by `tl train`.")
-@click.option("--dataset-dir", required=True, type=existing_dir,
-              help="Image folder with the model's classes; calibration reads its train/ folder, or every image.")
+@click.option("--dataset-dir", type=existing_dir, default=None,
+              help="Image models: folder with the model's classes; calibration reads its train/ folder, or every "
+                   "image. Text models use dynamic quantization and need no data.")
 @click.option("--output-dir", required=True, type=new_dir, help="New folder for the INT8 model.")
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=256, show_default=True,
               help="Training images run through the model to calibrate the INT8 ranges.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Batch size of calibration.")
+@text_file_options
 @config_option
 @output_options
-def quantize(model_dir: Path, dataset_dir: Path, output_dir: Path, calibration_samples: int, batch_size: int) -> None:
+def quantize(model_dir: Path, dataset_dir: Path, output_dir: Path, calibration_samples: int, batch_size: int,
+             **reader_options) -> None:
     """Quantize a trained model to INT8 with Intel Neural Compressor (static, calibrated on real images)."""
-    from tl_engine.dataset_factory import load_dataset
     from tl_engine.model_factory import load_model
     from tl_engine.quantization import quantize as quantize_model
     from tl_engine.store import check_output_dir, read_metadata
 
     check_output_dir(output_dir)
     model = load_model(model_dir)
-    dataset = load_dataset(dataset_dir, model.use_case, model.framework)
-    dataset.preprocess(model.preprocessing, batch_size)
+    dataset = None
+    if model.use_case == "image_classification":
+        if dataset_dir is None:
+            raise click.UsageError("Missing option '--dataset-dir': image models calibrate on real images.")
+        dataset = open_dataset(dataset_dir, model, reader_options)
+        dataset.preprocess(model.preprocessing, batch_size)
     quantize_model(model, dataset, output_dir, calibration_samples, progress=show_progress())
-    seen = read_metadata(output_dir)["quantization"]["calibration_samples"]
-    click.echo(f"INT8 model written to {output_dir} (calibrated on {seen} images).")
+    recipe = read_metadata(output_dir)["quantization"]
+    summary = f"calibrated on {recipe['calibration_samples']} images" if dataset else f"{recipe['approach']}, no calibration"
+    click.echo(f"INT8 model written to {output_dir} ({summary}).")
 
 
 @main.command("benchmark")
@@ -57,14 +64,24 @@ def benchmark(model_dir: Path, int8_model_dir: Path | None, batch_sizes: tuple[i
     from tqdm.auto import tqdm
 
     from tl_engine.benchmark import benchmark_model
+    from tl_engine.store import FP32_FORMATS, INT8_FORMATS, describe_format, read_metadata
 
+    for directory, option, expected in ((model_dir, "--model-dir", FP32_FORMATS),
+                                        (int8_model_dir, "--int8-model-dir", INT8_FORMATS)):
+        found = read_metadata(directory).get("format") if directory is not None else expected[0]
+        if found not in expected:
+            accepted = " or ".join(describe_format(name) for name in expected)
+            raise click.BadParameter(f"{directory} contains {describe_format(found)}; {option} takes {accepted}.",
+                                     param_hint=option)
     runs = [("fp32_eager", model_dir, False)] if eager else []
     runs.append(("fp32_compiled", model_dir, True))
     if int8_model_dir is not None:
-        runs.append(("int8_compiled", int8_model_dir, True))
+        runs.append(("int8", int8_model_dir, True))
     results = {}
-    for variant, directory, compiled in tqdm(runs, desc="benchmark", unit="variant", disable=not show_progress()):
-        results[variant] = benchmark_model(directory, batch_sizes, iterations, warmup, threads, compiled)
+    for _, directory, compiled in tqdm(runs, desc="benchmark (compiling first)", unit="variant",
+                                       disable=not show_progress()):
+        result = benchmark_model(directory, batch_sizes, iterations, warmup, threads, compiled)
+        results[result["variant"]] = result
     rows = []
     for variant, result in results.items():
         for timing in result["timings"]:

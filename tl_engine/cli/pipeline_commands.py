@@ -20,9 +20,9 @@ from tl_engine.cli.app import main
 def setup(fashion_mnist: Path, landing_dir: Path, samples: int, days: tuple[str, ...]) -> None:
     """Seed the model caches from the installed weight packages and write the demo's daily drops."""
     from tl_engine.demo_data import write_landing_drops
-    from tl_engine.offline import seed_torch_hub_cache
+    from tl_engine.offline import seed_huggingface_cache, seed_torch_hub_cache
 
-    for path in seed_torch_hub_cache():
+    for path in seed_torch_hub_cache() + seed_huggingface_cache():
         click.echo(f"weights ready: {path}")
     written = write_landing_drops(fashion_mnist, landing_dir, list(days), samples)
     for day, count in written.items():

@@ -43,9 +43,15 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def load_rgb(path: Path) -> Image.Image:
-    """Open an image file as RGB (see `to_rgb`)."""
-    with Image.open(path) as image:
-        return to_rgb(image)
+    """Open an image file as RGB (see `to_rgb`); an unreadable file raises DatasetError naming it."""
+    try:
+        with Image.open(path) as image:
+            return to_rgb(image)
+    except FileNotFoundError as exc:
+        raise DatasetError(f"Image file not found: {path}.") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DatasetError(f"{path} is not a readable image ({exc}). Remove it or replace it with a valid "
+                           "image file.") from exc
 
 
 def check_image(path: Path) -> str | None:
@@ -100,12 +106,3 @@ def scan_class_folders(root: Path, on_bad_file: str = "skip", id_prefix: str = "
         logger.warning("Skipped %d unreadable files under %s, for example %s: %s",
                        len(skipped), root, skipped[0][0], skipped[0][1])
     return ScanResult(samples, skipped)
-
-
-def require_two_classes(class_names: list[str], where: Path | str) -> None:
-    """Raise DatasetError unless there are at least two classes to tell apart."""
-    if len(class_names) < 2:
-        found = class_names[0] if class_names else "none"
-        raise DatasetError(
-            f"{where} has {len(class_names)} class ({found}); classification needs at least two class folders."
-        )

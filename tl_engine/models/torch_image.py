@@ -15,9 +15,9 @@ from tqdm.auto import tqdm
 
 from tl_engine.catalog import ModelEntry
 from tl_engine.errors import ArtifactError, DatasetError
-from tl_engine.metrics import classification_report
 from tl_engine.models import torch_hub, torch_training
-from tl_engine.store import METADATA_FILE, atomic_directory, read_metadata, write_json_atomic
+from tl_engine.models.classifier import Classifier
+from tl_engine.store import METADATA_FILE, describe_format, read_metadata, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def build_head(feature_dim: int, num_classes: int, hidden_units: int = 0, dropou
     return nn.Sequential(OrderedDict(layers))
 
 
-class TorchImageClassifier:
+class TorchImageClassifier(Classifier):
     """A torchvision (or other PyTorch hub) image model fine-tuned for new classes.
 
     `model` is the `torch.nn.Module` (backbone then head) once the classes are known.
@@ -154,22 +154,17 @@ class TorchImageClassifier:
     def _init_norm_from_features(self, train_features: np.ndarray) -> None:
         norm = self.head.norm
         norm.mean.copy_(torch.from_numpy(train_features.mean(0)))
-        norm.std.copy_(torch.from_numpy(train_features.std(0) + 1e-6))
+        # A feature that barely varies on the training images would be scaled up by its tiny spread
+        # until any other image gives a huge input, so no feature's spread is taken below a tenth
+        # of the median spread.
+        std = train_features.std(0)
+        floor = max(float(np.median(std)) * 0.1, 1e-6)
+        norm.std.copy_(torch.from_numpy(np.maximum(std, floor).astype(np.float32)))
 
     def predict_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         model = self.model.eval()
         with torch.inference_mode():
             return model(inputs)
-
-    def evaluate(self, dataset, subset: str = "test", progress: bool = False) -> dict:
-        """Return accuracy, per-class precision and recall and the confusion matrix on one subset."""
-        self._check_dataset(dataset)
-        labels, predictions = [], []
-        for inputs, batch_labels in tqdm(dataset.loader(subset), desc=f"evaluate ({subset})",
-                                         disable=not progress, unit="batch"):
-            predictions += self.predict_logits(inputs).argmax(1).tolist()
-            labels += list(map(int, batch_labels))
-        return classification_report(labels, predictions, self.class_names)
 
     def predict(self, inputs, top_k: int = 1) -> list[dict]:
         """Predict classes for a batch tensor, one image path, a PIL image, or a list of paths or images.
@@ -177,14 +172,7 @@ class TorchImageClassifier:
         Returns one dictionary per input: `class_name`, `probability` and the `top_k` classes.
         """
         batch = self._to_batch(inputs)
-        probabilities = torch.softmax(self.predict_logits(batch), dim=1)
-        top = probabilities.topk(min(top_k, len(self.class_names)), dim=1)
-        results = []
-        for values, indices in zip(top.values.tolist(), top.indices.tolist()):
-            ranked = [{"class_name": self.class_names[i], "class_index": i, "probability": round(v, 6)}
-                      for v, i in zip(values, indices)]
-            results.append({**ranked[0], "top_k": ranked})
-        return results
+        return self.rank(self.predict_logits(batch), top_k)
 
     def _to_batch(self, inputs) -> torch.Tensor:
         if isinstance(inputs, torch.Tensor):
@@ -219,25 +207,14 @@ class TorchImageClassifier:
         write_json_atomic(directory / METADATA_FILE, metadata)
         return metadata
 
-    def export(self, output_dir: str | Path, extra_metadata: dict | None = None) -> Path:
-        """Write `model.pt` (a state_dict) and `tl_metadata.json` to a new `output_dir`, atomically.
-
-        `extra_metadata` adds keys to the metadata file, for example an evaluation report.
-        """
-        output_dir = Path(output_dir)
-        with atomic_directory(output_dir) as temporary:
-            self.save_to(temporary, extra_metadata)
-        logger.info("Exported %s to %s", self.name, output_dir)
-        return output_dir
-
     @classmethod
     def load(cls, model_dir: str | Path, entry: ModelEntry) -> "TorchImageClassifier":
         """Rebuild the architecture without downloading anything and load the saved weights (weights_only)."""
         model_dir = Path(model_dir)
         metadata = read_metadata(model_dir)
         if metadata.get("format") != "torch_state_dict":
-            raise ArtifactError(f"{model_dir} contains a {metadata.get('format')} model, not a trainable PyTorch "
-                                "model. Pass the directory that `tl train` or `export` wrote.")
+            raise ArtifactError(f"{model_dir} contains {describe_format(metadata.get('format'))}, which this "
+                                "command cannot load. Pass the FP32 model folder that `tl train` wrote.")
         head = metadata["head"]
         instance = cls(entry, image_size=metadata["preprocessing"]["input_size"],
                        head_hidden_units=head["hidden_units"], dropout=head["dropout"], pretrained=False)

@@ -8,7 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 from tl_engine.datasets.image_folder import ImageClassificationDataset
-from tl_engine.datasets.images import Sample, require_two_classes
+from tl_engine.datasets.images import Sample
+from tl_engine.datasets.labelled import require_two_classes
 from tl_engine.datasets.splits import SPLIT_NAMES, hash_split
 from tl_engine.errors import DatasetError
 from tl_engine.pipeline import fingerprints

@@ -1,0 +1,57 @@
+"""What every tl classifier shares: ranking predictions, evaluating a subset and exporting a folder.
+
+A subclass provides `name`, `class_names`, `_check_dataset(dataset)`, `predict_logits(batch)` and
+`save_to(directory, extra_metadata)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from tl_engine.metrics import classification_report
+from tl_engine.store import atomic_directory
+
+logger = logging.getLogger(__name__)
+
+
+class Classifier:
+    """The framework-independent half of a classifier."""
+
+    name: str
+    class_names: list[str]
+
+    def rank(self, logits: torch.Tensor, top_k: int) -> list[dict]:
+        """Turn a batch of logits into one dictionary per input: `class_name`, `class_index`, `probability`, `top_k`."""
+        probabilities = torch.softmax(logits, dim=1)
+        top = probabilities.topk(min(top_k, len(self.class_names)), dim=1)
+        results = []
+        for values, indices in zip(top.values.tolist(), top.indices.tolist()):
+            ranked = [{"class_name": self.class_names[i], "class_index": i, "probability": round(v, 6)}
+                      for v, i in zip(values, indices)]
+            results.append({**ranked[0], "top_k": ranked})
+        return results
+
+    def evaluate(self, dataset, subset: str = "test", progress: bool = False) -> dict:
+        """Return accuracy, per-class precision and recall and the confusion matrix on one subset."""
+        self._check_dataset(dataset)
+        labels, predictions = [], []
+        for inputs, batch_labels in tqdm(dataset.loader(subset), desc=f"evaluate ({subset})",
+                                         disable=not progress, unit="batch"):
+            predictions += self.predict_logits(inputs).argmax(1).tolist()
+            labels += [int(label) for label in batch_labels]
+        return classification_report(labels, predictions, self.class_names)
+
+    def export(self, output_dir: str | Path, extra_metadata: dict | None = None) -> Path:
+        """Write the model and `tl_metadata.json` to a new `output_dir`, atomically.
+
+        `extra_metadata` adds keys to the metadata file, for example an evaluation report.
+        """
+        output_dir = Path(output_dir)
+        with atomic_directory(output_dir) as temporary:
+            self.save_to(temporary, extra_metadata)
+        logger.info("Exported %s to %s", self.name, output_dir)
+        return output_dir
