@@ -1,4 +1,4 @@
-"""What every tl classifier shares: ranking predictions, evaluating a subset and exporting a folder.
+"""The behaviour every tl classifier shares: ranking predictions, evaluating a subset and exporting a folder.
 
 A subclass provides `name`, `class_names`, `_check_dataset(dataset)`, `predict_logits(batch)` and
 `save_to(directory, extra_metadata)`.
