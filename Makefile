@@ -10,6 +10,8 @@ FASHION_MNIST_DEB := $(CACHE)/debian/dataset-fashion-mnist.deb
 FASHION_MNIST_DIR := $(CACHE)/debian/fashion-mnist
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export TL_PIPELINE_CONFIG ?= $(CURDIR)/configs/pipeline.yaml
+# The text demo loads all-MiniLM-L6-v2 from the Hugging Face cache that `tl setup` seeds, never the network.
+export HF_HUB_OFFLINE ?= 1
 
 .PHONY: demo test setup install data ui clean-artifacts
 

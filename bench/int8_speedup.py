@@ -41,6 +41,8 @@ def main() -> int:
     harness = BenchmarkSettings(batch_sizes=[1, 32], warmup=10, iterations=args.iterations, threads=args.threads)
     rows = []
     for task in settings.tasks:
+        if task.use_case != "image_classification":
+            continue  # bench/text_int8.py measures the text models
         for entry in task.models:
             partition = f"{task.name}/{entry.framework}/{entry.model}"
             fp32_dir, int8_dir = store.latest("finetuned_model", partition), store.latest("quantized_model", partition)

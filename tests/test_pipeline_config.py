@@ -68,3 +68,27 @@ def test_model_override_applies_to_one_model(tmp_path):
 def test_missing_file_names_path(tmp_path):
     with pytest.raises(ConfigError, match="settings file not found"):
         load_settings(tmp_path / "absent.yaml")
+
+
+def test_project_text_task_loads():
+    task = load_settings(REPO_ROOT / "configs" / "pipeline.yaml").task("reviews")
+
+    assert task.use_case == "text_classification"
+    assert task.int8_variant == "int8_dynamic"
+    assert task.training_for("pytorch", "minilm_l6").max_length == 64
+
+
+def test_text_task_rejects_static_int8(tmp_path):
+    settings = base_settings()
+    settings["tasks"][1]["quantization"] = {"approach": "static"}
+
+    with pytest.raises(ConfigError, match="text_classification tasks quantize with approach 'dynamic'"):
+        load_settings(write(tmp_path, settings))
+
+
+def test_image_task_rejects_dynamic_variant(tmp_path):
+    settings = base_settings()
+    settings["tasks"][0]["benchmark"]["variants"] = ["fp32_eager", "int8_dynamic"]
+
+    with pytest.raises(ConfigError, match="benchmark variant 'int8_dynamic' does not apply"):
+        load_settings(write(tmp_path, settings))

@@ -35,7 +35,8 @@ def build_task_assets(task: TaskSettings) -> list[dg.AssetsDefinition]:
     common = {"key_prefix": [name], "group_name": name}
 
     @dg.asset(name="raw_drop", partitions_def=days, code_version=CODE_VERSIONS["raw_drop"], kinds={"file"},
-              description="The images that landed in <landing_dir>/<day>/, validated and hashed.", **common)
+              description="The samples (images or CSV rows) that landed in <landing_dir>/<day>/, validated and "
+                          "hashed.", **common)
     def raw_drop(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
         settings, store = engine(pipeline)
         outcome = data_steps.build_raw_drop(settings, store, context.partition_key)

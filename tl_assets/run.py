@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     for task in settings.tasks:
         rows = read_metadata(store.require_latest("leaderboard", task.name))["rows"]
         sys.stdout.write(f"\nLeaderboard of task {task.name} (accuracy on the test split, throughput in "
-                         f"images/s, latency in ms):\n{markdown_table(rows, LEADERBOARD_COLUMNS)}")
+                         f"samples/s, latency in ms):\n{markdown_table(rows, LEADERBOARD_COLUMNS)}")
     sys.stdout.write(f"\nPipeline finished in {time.perf_counter() - started:.0f} s.\n")
     return 0
 

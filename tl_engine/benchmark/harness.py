@@ -53,22 +53,27 @@ def run_variant(model_dir: Path, variant: str, settings: BenchmarkSettings,
         return json.loads(result_file.read_text())
 
 
-ALL_VARIANTS = ("fp32_eager", "fp32_compiled", "int8_compiled")
+IMAGE_VARIANTS = ("fp32_eager", "fp32_compiled", "int8_compiled")
 
 
 def benchmark_models(fp32_dir: Path, int8_dir: Path | None, settings: BenchmarkSettings,
-                     samples: list[tuple[str, int]] | None = None, variants=ALL_VARIANTS) -> dict:
-    """Measure FP32 eager, FP32 compiled and (when given) INT8 compiled; return a report with ratios."""
-    paths = {"fp32_eager": fp32_dir, "fp32_compiled": fp32_dir, "int8_compiled": int8_dir}
+                     samples: list[tuple[str, int]] | None = None, variants=IMAGE_VARIANTS) -> dict:
+    """Measure FP32 eager, FP32 compiled and (when given) INT8; return a report with ratios.
+
+    The INT8 variant is `int8_compiled` for static INT8 image models and `int8_dynamic` for dynamic
+    INT8 text models; `variants` may list either.
+    """
+    paths = {"fp32_eager": fp32_dir, "fp32_compiled": fp32_dir, "int8_compiled": int8_dir, "int8_dynamic": int8_dir}
     chosen = [name for name in variants if paths[name] is not None]
     results = {name: run_variant(Path(paths[name]), name, settings, samples) for name in chosen}
     report = {"settings": asdict(settings), "variants": results,
               "size_bytes": {"fp32": directory_size(fp32_dir)}}
     if int8_dir is not None:
         report["size_bytes"]["int8"] = directory_size(int8_dir)
-    if {"fp32_compiled", "int8_compiled"} <= results.keys():
+    int8_variant = next((name for name in ("int8_compiled", "int8_dynamic") if name in results), None)
+    if int8_variant and "fp32_compiled" in results:
         report["int8_speedup_vs_fp32_compiled"] = {
             str(fp32["batch_size"]): round(int8["throughput_per_s"] / fp32["throughput_per_s"], 2)
-            for fp32, int8 in zip(results["fp32_compiled"]["timings"], results["int8_compiled"]["timings"])
+            for fp32, int8 in zip(results["fp32_compiled"]["timings"], results[int8_variant]["timings"])
         }
     return report

@@ -76,16 +76,29 @@ def time_batches(module, preprocessing: dict, batch_size: int, warmup: int, iter
             "throughput_per_s": round(batch_size / median, 2), "iterations": iterations}
 
 
-def accuracy(module, preprocessing: dict, samples: list[tuple[str, int]], batch_size: int = 32) -> float:
-    """Top-1 accuracy on labelled image files."""
+def accuracy(module, preprocessing: dict, samples: list[tuple[str, int]], model_dir: str,
+             batch_size: int = 32) -> float:
+    """Top-1 accuracy on labelled samples: image file paths, or texts tokenized by the model folder's tokenizer."""
     from torch.utils.data import DataLoader
 
-    from tl_engine.datasets.torch_images import TorchImageDataset
+    if preprocessing.get("kind") == "text":
+        from transformers import AutoTokenizer
 
-    dataset = TorchImageDataset([path for path, _ in samples], [label for _, label in samples], preprocessing)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        batches = []
+        for start in range(0, len(samples), batch_size):
+            chunk = samples[start:start + batch_size]
+            inputs = tokenizer([text for text, _ in chunk], padding=True, truncation=True,
+                               max_length=int(preprocessing["max_length"]), return_tensors="pt")
+            batches.append((dict(inputs), torch.tensor([label for _, label in chunk])))
+    else:
+        from tl_engine.datasets.torch_images import TorchImageDataset
+
+        dataset = TorchImageDataset([path for path, _ in samples], [label for _, label in samples], preprocessing)
+        batches = DataLoader(dataset, batch_size=batch_size)
     correct = 0
     with torch.inference_mode():
-        for inputs, labels in DataLoader(dataset, batch_size=batch_size):
+        for inputs, labels in batches:
             correct += int((module(inputs).argmax(1) == labels).sum())
     return round(correct / max(len(samples), 1), 4)
 
@@ -103,7 +116,7 @@ def run(request: dict) -> dict:
         result["timings"].append(time_batches(module, preprocessing, batch_size, request["warmup"],
                                               request["iterations"]))
     if request.get("samples"):
-        result["accuracy"] = accuracy(module, preprocessing, request["samples"])
+        result["accuracy"] = accuracy(module, preprocessing, request["samples"], request["model_dir"])
     return result
 
 

@@ -15,11 +15,17 @@ from tl_engine.cli.app import main
 @click.option("--landing-dir", type=click.Path(path_type=Path), default=Path("data/landing/fashion"),
               show_default=True, help="Landing folder that receives the demo's daily drops.")
 @click.option("--samples", type=int, default=8000, show_default=True, help="Demo images in all, over the days.")
+@click.option("--reviews-landing-dir", type=click.Path(path_type=Path), default=Path("data/landing/reviews"),
+              show_default=True, help="Landing folder that receives the text demo's daily review files.")
+@click.option("--reviews", type=int, default=2400, show_default=True,
+              help="Rotten Tomatoes review snippets in all, over the days.")
 @click.option("--day", "days", multiple=True, default=["2026-11-01", "2026-11-02", "2026-11-03"],
               show_default=True, help="Landing days to write (repeat the option).")
-def setup(fashion_mnist: Path, landing_dir: Path, samples: int, days: tuple[str, ...]) -> None:
-    """Seed the model caches from the installed weight packages and write the demo's daily drops."""
+def setup(fashion_mnist: Path, landing_dir: Path, samples: int, reviews_landing_dir: Path, reviews: int,
+          days: tuple[str, ...]) -> None:
+    """Seed the model caches from the installed weight packages and write the demos' daily drops."""
     from tl_engine.demo_data import write_landing_drops
+    from tl_engine.demo_text_data import write_review_drops
     from tl_engine.offline import seed_huggingface_cache, seed_torch_hub_cache
 
     for path in seed_torch_hub_cache() + seed_huggingface_cache():
@@ -27,6 +33,9 @@ def setup(fashion_mnist: Path, landing_dir: Path, samples: int, days: tuple[str,
     written = write_landing_drops(fashion_mnist, landing_dir, list(days), samples)
     for day, count in written.items():
         click.echo(f"{landing_dir / day}: " + (f"{count} images written" if count else "already there, kept"))
+    written = write_review_drops(reviews_landing_dir, list(days), reviews)
+    for day, count in written.items():
+        click.echo(f"{reviews_landing_dir / day}: " + (f"{count} reviews written" if count else "already there, kept"))
 
 
 @main.group("pipeline")

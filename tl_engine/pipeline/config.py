@@ -40,18 +40,23 @@ class TrainingSettings(Strict):
     fine_tune: bool = False
     head_hidden_units: int = Field(256, ge=0)
     dropout: float = Field(0.2, ge=0, lt=1)
+    max_length: int = Field(128, ge=8, description="text models: tokens per text; longer texts are truncated")
 
 
 class QuantizationSettings(Strict):
-    approach: Literal["static"] = "static"
+    approach: Literal["static", "dynamic"] = Field(
+        "static", description="static (image tasks, calibrated) or dynamic (text tasks, no calibration)")
     calibration_samples: int = Field(512, ge=1)
 
 
-VARIANTS = ("fp32_eager", "fp32_compiled", "int8_compiled")
+VARIANTS = ("fp32_eager", "fp32_compiled", "int8_compiled", "int8_dynamic")
+# INT8 as each use case builds it: static and compiled for images, dynamic for text.
+INT8_BY_USE_CASE = {"image_classification": ("static", "int8_compiled"),
+                    "text_classification": ("dynamic", "int8_dynamic")}
 
 
 class BenchmarkSettings(Strict):
-    variants: list[Literal[VARIANTS]] = list(VARIANTS)
+    variants: list[Literal[VARIANTS]] = ["fp32_eager", "fp32_compiled", "int8_compiled"]
     batch_sizes: list[int] = [1, 32]
     warmup: int = Field(5, ge=0)
     iterations: int = Field(20, ge=1)
@@ -101,7 +106,19 @@ class TaskSettings(Strict):
             if entry.framework not in FRAMEWORKS:
                 raise ValueError(f"unknown framework {entry.framework!r}; valid: {', '.join(FRAMEWORKS)}")
             TrainingSettings(**{**self.training.model_dump(), **entry.training})
+        approach, variant = INT8_BY_USE_CASE[self.use_case]
+        if self.quantization.approach != approach:
+            raise ValueError(f"{self.use_case} tasks quantize with approach {approach!r}; set quantization.approach: "
+                             f"{approach}")
+        wrong = [name for name in self.benchmark.variants if name.startswith("int8") and name != variant]
+        if wrong:
+            raise ValueError(f"benchmark variant {wrong[0]!r} does not apply to {self.use_case} tasks; use {variant!r}")
         return self
+
+    @property
+    def int8_variant(self) -> str:
+        """The benchmark variant of this task's INT8 models: int8_compiled for images, int8_dynamic for text."""
+        return INT8_BY_USE_CASE[self.use_case][1]
 
     def training_for(self, framework: str, model: str) -> TrainingSettings:
         """Return the task's training settings with the model's overrides applied."""

@@ -9,11 +9,10 @@ from __future__ import annotations
 import logging
 
 from tl_engine.benchmark.harness import BenchmarkSettings, run_variant
-from tl_engine.datasets.image_folder import ImageClassificationDataset
-from tl_engine.datasets.images import Sample
 from tl_engine.pipeline.config import TaskSettings
 from tl_engine.pipeline.data_steps import MANIFEST_FILE, read_csv
 from tl_engine.pipeline.outcome import CODE_VERSIONS, StepOutcome, built, reuse_if_built
+from tl_engine.pipeline.use_cases import use_case_of
 from tl_engine.store import ArtifactStore, fingerprint, read_metadata
 
 logger = logging.getLogger(__name__)
@@ -21,10 +20,9 @@ logger = logging.getLogger(__name__)
 DAILY_COLUMNS = ["model", "fp32_accuracy", "int8_accuracy", "test_accuracy", "samples", "retrain", "reason"]
 
 
-def _day_samples(task: TaskSettings, store: ArtifactStore, day: str) -> list[Sample]:
+def _day_samples(task: TaskSettings, store: ArtifactStore, day: str) -> list:
     raw_dir = store.require_latest("raw_drop", f"{task.name}/{day}")
-    return [Sample(r["sample_id"], task.landing_dir / r["sample_id"], r["class_name"])
-            for r in read_csv(raw_dir / MANIFEST_FILE)]
+    return use_case_of(task).samples(task, read_csv(raw_dir / MANIFEST_FILE))
 
 
 def _current_models(task: TaskSettings, store: ArtifactStore) -> dict[str, dict]:
@@ -53,13 +51,13 @@ def _retrain_reason(task: TaskSettings, accuracy: float, test_accuracy: float | 
     return ""
 
 
-def _evaluate_fp32(model_dir, samples: list[Sample]) -> tuple[float, int]:
+def _evaluate_fp32(task: TaskSettings, model_dir, samples: list) -> tuple[float, int]:
     from tl_engine.model_factory import load_model
 
     classifier = load_model(model_dir)
     known = [s for s in samples if s.class_name in classifier.class_names]
-    dataset = ImageClassificationDataset(known, classifier.class_names,
-                                         splits={"train": [], "validation": [], "test": list(range(len(known)))})
+    dataset = use_case_of(task).dataset(known, classifier.class_names,
+                                        {"train": [], "validation": [], "test": list(range(len(known)))})
     dataset.preprocess(classifier.preprocessing, 64)
     return classifier.evaluate(dataset, "test")["accuracy"], len(samples) - len(known)
 
@@ -81,12 +79,13 @@ def build_daily_evaluation(task: TaskSettings, store: ArtifactStore, day: str) -
 
     rows = []
     for key, current in models.items():
-        accuracy, unknown = _evaluate_fp32(current["model_dir"], samples)
+        accuracy, unknown = _evaluate_fp32(task, current["model_dir"], samples)
         int8_accuracy = None
         if current["int8_dir"] is not None:
             class_names = read_metadata(current["int8_dir"])["class_names"]
-            labelled = [(str(s.path), class_names.index(s.class_name)) for s in samples if s.class_name in class_names]
-            int8_accuracy = run_variant(current["int8_dir"], "int8_compiled", BenchmarkSettings(batch_sizes=[]),
+            payload = use_case_of(task).payload
+            labelled = [(payload(s), class_names.index(s.class_name)) for s in samples if s.class_name in class_names]
+            int8_accuracy = run_variant(current["int8_dir"], task.int8_variant, BenchmarkSettings(batch_sizes=[]),
                                         labelled)["accuracy"]
         reason = _retrain_reason(task, accuracy, current["test_accuracy"])
         if unknown:

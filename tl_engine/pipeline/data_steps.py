@@ -7,14 +7,13 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from tl_engine.datasets.image_folder import ImageClassificationDataset
-from tl_engine.datasets.images import Sample
 from tl_engine.datasets.labelled import require_two_classes
 from tl_engine.datasets.splits import SPLIT_NAMES, hash_split
 from tl_engine.errors import DatasetError
 from tl_engine.pipeline import fingerprints
 from tl_engine.pipeline.config import TaskSettings
 from tl_engine.pipeline.outcome import StepOutcome, built, reuse_if_built
+from tl_engine.pipeline.use_cases import split_indices, use_case_of
 from tl_engine.store import ArtifactStore, fingerprint
 
 logger = logging.getLogger(__name__)
@@ -25,14 +24,14 @@ SPLITS_FILE = "splits.csv"
 
 
 def _write_csv(path: Path, header: list[str], rows) -> None:
-    with path.open("w", newline="") as stream:
+    with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(header)
         writer.writerows(rows)
 
 
 def read_csv(path: Path) -> list[dict]:
-    with path.open(newline="") as stream:
+    with path.open(newline="", encoding="utf-8") as stream:
         return list(csv.DictReader(stream))
 
 
@@ -85,12 +84,12 @@ def build_raw_drop(task: TaskSettings, store: ArtifactStore, day: str) -> StepOu
     reused = reuse_if_built(store, "raw_drop", partition, fp)
     if reused:
         return reused
-    counts = Counter(class_name for _, class_name, _ in rows)
+    counts = Counter(row[1] for row in rows)
     metadata = {"inputs": inputs, "task": task.name, "day": day, "folder": str(folder), "samples": len(rows),
                 "class_counts": dict(sorted(counts.items())), "skipped_files": len(skipped),
                 "skipped_examples": [f"{p}: {why}" for p, why in skipped[:5]]}
     with store.write("raw_drop", partition, fp, metadata) as (directory, _):
-        _write_csv(directory / MANIFEST_FILE, ["sample_id", "class_name", "sha256"], rows)
+        _write_csv(directory / MANIFEST_FILE, use_case_of(task).manifest_columns, rows)
     return built(store, "raw_drop", partition, fp)
 
 
@@ -108,11 +107,12 @@ def build_dataset(task: TaskSettings, store: ArtifactStore) -> StepOutcome:
     if not drops:
         raise DatasetError(f"No materialized raw_drop for task {task.name!r} under {task.landing_dir}. "
                            "Materialize raw_drop for the landed days first.")
+    columns = use_case_of(task).manifest_columns
     rows = []
     for day, path in drops.items():
-        rows += [(r["sample_id"], r["class_name"], r["sha256"]) for r in read_csv(path / MANIFEST_FILE)]
+        rows += [tuple(r[column] for column in columns) for r in read_csv(path / MANIFEST_FILE)]
 
-    class_names = sorted({class_name for _, class_name, _ in rows})
+    class_names = sorted({row[1] for row in rows})
     require_two_classes(class_names, f"Task {task.name!r}")
     inputs = fingerprints.dataset_inputs({day: path.name for day, path in drops.items()})
     fp = fingerprint(inputs)
@@ -120,11 +120,11 @@ def build_dataset(task: TaskSettings, store: ArtifactStore) -> StepOutcome:
     reused = reuse_if_built(store, "dataset", partition, fp)
     if reused:
         return reused
-    counts = Counter(class_name for _, class_name, _ in rows)
+    counts = Counter(row[1] for row in rows)
     metadata = {"inputs": inputs, "task": task.name, "days": list(drops), "samples": len(rows), "class_names": class_names,
                 "class_counts": {name: counts[name] for name in class_names}}
     with store.write("dataset", partition, fp, metadata) as (directory, _):
-        _write_csv(directory / MANIFEST_FILE, ["sample_id", "class_name", "sha256"], rows)
+        _write_csv(directory / MANIFEST_FILE, columns, rows)
     return built(store, "dataset", partition, fp)
 
 
@@ -158,9 +158,7 @@ def load_task_dataset(task: TaskSettings, store: ArtifactStore, framework: str =
     splits_dir = store.require_latest("splits", task.name)
     manifest = read_csv(dataset_dir / MANIFEST_FILE)
     membership = {r["sample_id"]: r["split"] for r in read_csv(splits_dir / SPLITS_FILE)}
-    samples = [Sample(r["sample_id"], task.landing_dir / r["sample_id"], r["class_name"]) for r in manifest]
-    splits = {name: [i for i, s in enumerate(samples) if membership[s.sample_id] == name] for name in SPLIT_NAMES}
+    use_case = use_case_of(task)
+    samples = use_case.samples(task, manifest)
     class_names = sorted({s.class_name for s in samples})
-    if task.use_case != "image_classification":
-        raise DatasetError(f"Use case {task.use_case!r} has no pipeline dataset yet.")
-    return ImageClassificationDataset(samples, class_names, framework=framework, splits=splits)
+    return use_case.dataset(samples, class_names, split_indices(samples, membership), framework)

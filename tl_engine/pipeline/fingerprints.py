@@ -7,29 +7,25 @@ which lets the planner report which input changed.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict
 from pathlib import Path
 
 from tl_engine.catalog import find_model
-from tl_engine.datasets.images import scan_class_folders
 from tl_engine.pipeline.config import TaskSettings
 from tl_engine.pipeline.outcome import CODE_VERSIONS
 from tl_engine.store import fingerprint
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def scan_day(task: TaskSettings, folder: Path, day: str) -> tuple[list[tuple], list]:
+    """List `(sample_id, class_name, sha256, ...)` for the readable samples of one day, and the skipped files."""
+    from tl_engine.pipeline.use_cases import use_case_of
+
+    return use_case_of(task).scan_day(task, folder, day)
 
 
-def scan_day(task: TaskSettings, folder: Path, day: str) -> tuple[list[tuple[str, str, str]], list]:
-    """List `(sample_id, class_name, sha256)` for the readable images of one day, and the skipped files."""
-    scan = scan_class_folders(folder, task.on_bad_file, id_prefix=f"{day}/")
-    return [(s.sample_id, s.class_name, file_sha256(s.path)) for s in scan.samples], scan.skipped
-
-
-def raw_drop_inputs(rows: list[tuple[str, str, str]]) -> dict:
-    return {"code": CODE_VERSIONS["raw_drop"], "files": fingerprint(rows)}
+def raw_drop_inputs(rows: list[tuple]) -> dict:
+    # The sample ids, classes and content hashes identify a day; a text row's text is in its hash.
+    return {"code": CODE_VERSIONS["raw_drop"], "files": fingerprint([row[:3] for row in rows])}
 
 
 def dataset_inputs(raw_drops: dict[str, str]) -> dict:

@@ -18,6 +18,7 @@ from tl_engine.pipeline import fingerprints
 from tl_engine.pipeline.config import TaskSettings
 from tl_engine.pipeline.data_steps import load_task_dataset
 from tl_engine.pipeline.outcome import StepOutcome, built, reuse_if_built
+from tl_engine.pipeline.use_cases import use_case_of
 from tl_engine.store import ArtifactStore, fingerprint, read_metadata
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ def build_features(task: TaskSettings, store: ArtifactStore, framework: str, mod
         return reused
     metadata = {"inputs": inputs, "model_name": model, "framework": framework, "hub_id": entry.hub_id,
                 "image_size": training.image_size, "splits_fingerprint": splits_fp}
-    if training.fine_tune:
-        metadata["note"] = "fine_tune is on, so training reads images and this cache is left empty"
+    if not use_case_of(task).uses_feature_cache(training):
+        metadata["note"] = "the whole model is fine-tuned on the samples, so this cache is left empty"
         with store.write("features", partition, fp, metadata):
             pass
         return built(store, "features", partition, fp)
@@ -99,10 +100,10 @@ def build_finetuned_model(task: TaskSettings, store: ArtifactStore, framework: s
     reused = reuse_if_built(store, "finetuned_model", partition, fp)
     if reused:
         return reused
-    classifier = get_model(model, framework, image_size=training.image_size,
-                           head_hidden_units=training.head_hidden_units, dropout=training.dropout)
+    use_case = use_case_of(task)
+    classifier = get_model(model, framework, **use_case.model_options(training))
     dataset = _prepared_dataset(task, store, classifier, training.batch_size)
-    features = None if training.fine_tune else _load_features(features_dir)
+    features = _load_features(features_dir) if use_case.uses_feature_cache(training) else None
     history = classifier.train(dataset, epochs=training.epochs, learning_rate=training.learning_rate,
                                seed=training.seed, fine_tune=training.fine_tune, features=features,
                                progress=progress)
@@ -140,21 +141,21 @@ def build_evaluation(task: TaskSettings, store: ArtifactStore, framework: str, m
 
 
 def _test_samples(task: TaskSettings, store: ArtifactStore) -> list[tuple[str, int]]:
+    """Return the test split as `(image path or text, label)` pairs for the benchmark worker."""
     dataset = load_task_dataset(task, store)
-    return [(str(dataset.samples[i].path), dataset.labels[i]) for i in dataset.splits["test"]]
+    use_case = use_case_of(task)
+    return [(use_case.payload(dataset.samples[i]), dataset.labels[i]) for i in dataset.splits["test"]]
 
 
 def build_quantized_model(task: TaskSettings, store: ArtifactStore, framework: str, model: str,
                           progress: bool = False) -> StepOutcome:
-    """Quantize the fine-tuned model to INT8 and measure its test accuracy (compiled, in a fresh process)."""
+    """Quantize the fine-tuned model to INT8 and measure its test accuracy in a fresh process."""
     from tl_engine.benchmark.harness import BenchmarkSettings, run_variant
     from tl_engine.model_factory import load_model
-    from tl_engine.quantization.torch_int8 import quantize_static
 
     _check_partition(task, framework, model)
     partition = _partition(task, framework, model)
     model_dir = store.require_latest("finetuned_model", partition)
-    settings = task.quantization
     inputs = fingerprints.quantized_model_inputs(task, model_dir.name)
     fp = fingerprint(inputs)
     reused = reuse_if_built(store, "quantized_model", partition, fp)
@@ -165,9 +166,9 @@ def build_quantized_model(task: TaskSettings, store: ArtifactStore, framework: s
     fp32_accuracy = read_metadata(store.require_latest("evaluation", partition)).get("test_accuracy")
     threads = task.benchmark.threads or BenchmarkSettings().threads
     with store.write("quantized_model", partition, fp, {}) as (directory, meta):
-        quantize_static(classifier, dataset, directory, settings.calibration_samples, progress,
-                        extra_metadata={"fp32_fingerprint": model_dir.name})
-        check = run_variant(directory, "int8_compiled", BenchmarkSettings(batch_sizes=[], threads=threads),
+        use_case_of(task).quantize(classifier, dataset, directory, task, progress,
+                                   {"fp32_fingerprint": model_dir.name})
+        check = run_variant(directory, task.int8_variant, BenchmarkSettings(batch_sizes=[], threads=threads),
                             _test_samples(task, store))
         drop = round(fp32_accuracy - check["accuracy"], 4) if fp32_accuracy is not None else None
         meta.update(read_metadata(directory), inputs=inputs, int8_test_accuracy=check["accuracy"],
