@@ -13,6 +13,7 @@ from tl_assets.definitions import build_definitions
 from tl_assets.partitions import register_partitions
 from tl_assets.run import materialize_task
 from tl_engine.demo_data import write_landing_drops
+from tl_engine.errors import TLError
 from tl_engine.pipeline.config import load_settings
 from tl_engine.store import ArtifactStore, read_metadata
 
@@ -316,3 +317,18 @@ def test_sensor_builds_added_model_alone(built_graph, tiny_project):
     assert not quiet.dynamic_partitions_requests
     after = {kind: store.require_latest(kind, "tiny/pytorch/mobilenet_v2").name for kind in MODEL_ASSETS}
     assert after == before
+
+
+def test_failed_partition_does_not_stop_run(tiny_project, tmp_path):
+    config = write_settings(tmp_path, [{"framework": "pytorch", "model": "mobilenet_v2"}],
+                            landing=str(tiny_project / "landing"), quality={"min_test_accuracy": 1.0})
+    defs = build_definitions(str(config))
+
+    with dg.instance_for_test() as instance:
+        with pytest.raises(TLError) as error:
+            materialize_task(defs, instance, load_settings(config).tasks[0])
+        leaderboards = materializations(instance, "leaderboard")
+
+    assert "Task tiny: 1 of 5 runs failed: features, finetuned_model, evaluation, quantized_model, " \
+           "benchmark_report [pytorch|mobilenet_v2] (run " in str(error.value)
+    assert len(leaderboards) == 1

@@ -32,6 +32,8 @@ def materialize_task(defs: dg.Definitions, instance: dg.DagsterInstance, task, e
     """Run the out-of-date asset partitions of one task (all of them with `everything`), upstream first.
 
     Returns one label per Dagster run launched, for example `features, finetuned_model [pytorch|mobilenet_v2]`.
+    A failed run (an error, or a blocking check) does not stop the others; once every partition was
+    tried, TLError lists the failed runs.
     """
     assets = list(defs.assets) + list(defs.asset_checks)
     store = ArtifactStore(load_settings_for(defs).artifact_dir)
@@ -43,7 +45,7 @@ def materialize_task(defs: dg.Definitions, instance: dg.DagsterInstance, task, e
     added = register_partitions(task, instance)
     if added:
         logger.info("Added partitions to task %s: %s", task.name, ", ".join(added))
-    launched = []
+    launched, failed = [], []
 
     def run(names: list[str], partition_key: str | None = None) -> None:
         names = [name for name in names if (name, partition_key) in selected]
@@ -52,9 +54,13 @@ def materialize_task(defs: dg.Definitions, instance: dg.DagsterInstance, task, e
         selection = [dg.AssetKey([task.name, name]) for name in names]
         label = ", ".join(names) + (f" [{partition_key}]" if partition_key else "")
         logger.info("Materializing %s/%s", task.name, label)
-        dg.materialize(assets, selection=selection, partition_key=partition_key, instance=instance,
-                       resources=defs.resources, tags={"tl/task": task.name})
+        result = dg.materialize(assets, selection=selection, partition_key=partition_key, instance=instance,
+                                resources=defs.resources, tags={"tl/task": task.name}, raise_on_error=False)
         launched.append(label)
+        if not result.success:
+            failed.append(f"{label} (run {result.run_id})")
+            logger.error("Run failed: %s/%s, Dagster run %s. The other partitions go on.", task.name, label,
+                         result.run_id)
 
     for day in data_steps.landed_days(task):
         run(["raw_drop"], day)
@@ -62,6 +68,9 @@ def materialize_task(defs: dg.Definitions, instance: dg.DagsterInstance, task, e
     for entry in task.models:
         run(list(MODEL_STEPS), entry.partition_key)
     run(["leaderboard"])
+    if failed:
+        raise TLError(f"Task {task.name}: {len(failed)} of {len(launched)} runs failed: {'; '.join(failed)}. "
+                      "The error of each run is logged above and in the Dagster UI.")
     if not launched:
         logger.info("Task %s is up to date: nothing to materialize.", task.name)
     return launched
@@ -90,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("DAGSTER_HOME is not set, so the runs would vanish. Set it, for example to $PWD/.dagster.")
         return 2
     started = time.perf_counter()
+    errors = []
     try:
         settings = load_settings(args.config)
         defs = build_definitions(args.config)
@@ -99,8 +109,13 @@ def main(argv: list[str] | None = None) -> int:
                     added = register_partitions(task, instance)
                     logger.info("Task %s: %s", task.name,
                                 f"added partitions {', '.join(added)}" if added else "no new partition")
-                else:
+                    continue
+                try:
                     materialize_task(defs, instance, task, args.everything)
+                except TLError as exc:
+                    # One task's failure does not keep the other tasks from running.
+                    logger.error("%s", exc)
+                    errors.append(str(exc))
         if args.add_partitions:
             return 0
     except TLError as exc:
@@ -108,10 +123,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     store = ArtifactStore(settings.artifact_dir)
     for task in settings.tasks:
-        rows = read_metadata(store.require_latest("leaderboard", task.name))["rows"]
+        latest = store.latest("leaderboard", task.name)
+        if latest is None:
+            continue
+        rows = read_metadata(latest)["rows"]
         sys.stdout.write(f"\nLeaderboard of task {task.name} (accuracy on the test split, throughput in "
                          f"samples/s, latency in ms):\n{markdown_table(rows, LEADERBOARD_COLUMNS)}")
     sys.stdout.write(f"\nPipeline finished in {time.perf_counter() - started:.0f} s.\n")
+    if errors:
+        sys.stdout.write("Failed: " + " ".join(errors) + "\n")
+        return 1
     return 0
 
 
