@@ -12,8 +12,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from tl_engine.errors import ArtifactError
 from tl_engine.metrics import classification_report
-from tl_engine.store import atomic_directory
+from tl_engine.store import METADATA_FILE, atomic_directory, describe_format, read_metadata, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,28 @@ class Classifier:
 
     name: str
     class_names: list[str]
+    # The `format` that this class's FP32 exports record in tl_metadata.json.
+    model_format: str = ""
+
+    @classmethod
+    def read_export(cls, model_dir: Path) -> dict:
+        """Read the metadata of a folder this class exported; a folder of another format raises ArtifactError."""
+        metadata = read_metadata(model_dir)
+        if metadata.get("format") != cls.model_format:
+            raise ArtifactError(f"{model_dir} contains {describe_format(metadata.get('format'))}, which this "
+                                "command cannot load. Pass the FP32 model folder that `tl train` wrote.")
+        return metadata
+
+    def restore_training_record(self, metadata: dict) -> None:
+        """Take the training history and settings of a loaded model from its metadata."""
+        self.history = metadata.get("history", [])
+        self.training_settings = metadata.get("training", {})
+
+    def write_metadata(self, directory: Path, extra_metadata: dict | None = None) -> dict:
+        """Write `tl_metadata.json` (the model's metadata plus `extra_metadata`) into `directory`; return it."""
+        metadata = {**self.metadata(), **(extra_metadata or {})}
+        write_json_atomic(directory / METADATA_FILE, metadata)
+        return metadata
 
     def rank(self, logits: torch.Tensor, top_k: int) -> list[dict]:
         """Turn a batch of logits into one dictionary per input: `class_name`, `class_index`, `probability`, `top_k`."""

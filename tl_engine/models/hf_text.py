@@ -12,10 +12,9 @@ import torch
 from torch import nn
 
 from tl_engine.catalog import ModelEntry
-from tl_engine.errors import ArtifactError, DatasetError, WeightsNotFoundError
+from tl_engine.errors import DatasetError, WeightsNotFoundError
 from tl_engine.models import torch_training
 from tl_engine.models.classifier import Classifier
-from tl_engine.store import METADATA_FILE, describe_format, read_metadata, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +74,7 @@ class HFTextClassifier(Classifier):
 
     framework = "pytorch"
     use_case = "text_classification"
+    model_format = HF_FORMAT
 
     def __init__(self, entry: ModelEntry, max_length: int | None = None, source: str | Path | None = None,
                  **_ignored):
@@ -186,9 +186,7 @@ class HFTextClassifier(Classifier):
         with _quiet_transformers():
             self.model.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
-        metadata = {**self.metadata(), **(extra_metadata or {})}
-        write_json_atomic(directory / METADATA_FILE, metadata)
-        return metadata
+        return self.write_metadata(directory, extra_metadata)
 
     @classmethod
     def load(cls, model_dir: str | Path, entry: ModelEntry) -> "HFTextClassifier":
@@ -196,14 +194,10 @@ class HFTextClassifier(Classifier):
         from transformers import AutoModelForSequenceClassification
 
         model_dir = Path(model_dir)
-        metadata = read_metadata(model_dir)
-        if metadata.get("format") != HF_FORMAT:
-            raise ArtifactError(f"{model_dir} contains {describe_format(metadata.get('format'))}, which this "
-                                "command cannot load. Pass the FP32 model folder that `tl train` wrote.")
+        metadata = cls.read_export(model_dir)
         instance = cls(entry, max_length=metadata["preprocessing"]["max_length"], source=model_dir)
         instance.class_names = list(metadata["class_names"])
         with _quiet_transformers():
             instance._model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-        instance.history = metadata.get("history", [])
-        instance.training_settings = metadata.get("training", {})
+        instance.restore_training_record(metadata)
         return instance

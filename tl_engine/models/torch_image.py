@@ -17,7 +17,6 @@ from tl_engine.catalog import ModelEntry
 from tl_engine.errors import ArtifactError, DatasetError
 from tl_engine.models import torch_hub, torch_training
 from tl_engine.models.classifier import Classifier
-from tl_engine.store import METADATA_FILE, describe_format, read_metadata, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +59,7 @@ class TorchImageClassifier(Classifier):
 
     framework = "pytorch"
     use_case = "image_classification"
+    model_format = "torch_state_dict"
 
     def __init__(self, entry: ModelEntry, image_size: int | None = None, head_hidden_units: int = 0,
                  dropout: float = 0.2, pretrained: bool = True):
@@ -202,18 +202,13 @@ class TorchImageClassifier(Classifier):
     def save_to(self, directory: Path, extra_metadata: dict | None = None) -> dict:
         """Write the weights and metadata into an existing empty directory; return the metadata."""
         torch.save(self.model.state_dict(), directory / WEIGHTS_FILE)
-        metadata = {**self.metadata(), **(extra_metadata or {})}
-        write_json_atomic(directory / METADATA_FILE, metadata)
-        return metadata
+        return self.write_metadata(directory, extra_metadata)
 
     @classmethod
     def load(cls, model_dir: str | Path, entry: ModelEntry) -> "TorchImageClassifier":
         """Rebuild the architecture without downloading anything and load the saved weights (weights_only)."""
         model_dir = Path(model_dir)
-        metadata = read_metadata(model_dir)
-        if metadata.get("format") != "torch_state_dict":
-            raise ArtifactError(f"{model_dir} contains {describe_format(metadata.get('format'))}, which this "
-                                "command cannot load. Pass the FP32 model folder that `tl train` wrote.")
+        metadata = cls.read_export(model_dir)
         head = metadata["head"]
         instance = cls(entry, image_size=metadata["preprocessing"]["input_size"],
                        head_hidden_units=head["hidden_units"], dropout=head["dropout"], pretrained=False)
@@ -223,6 +218,5 @@ class TorchImageClassifier(Classifier):
             raise ArtifactError(f"Weights file {weights} is missing; re-export the model.")
         instance.model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         instance.model.eval()
-        instance.history = metadata.get("history", [])
-        instance.training_settings = metadata.get("training", {})
+        instance.restore_training_record(metadata)
         return instance
