@@ -55,8 +55,8 @@ def configure_logging(state: dict) -> None:
     if state.get("debug"):
         level = logging.DEBUG
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", force=True, level=level)
-    # torchao registers enums in a way torch 2.14 deprecates, and torch warns on every import; it is
-    # not actionable for a user, so it shows with --verbose or --debug only.
+    # torchao registers enums in a way torch 2.14 deprecates, so torch warns on every import. A user
+    # cannot act on it, so it shows with --verbose or --debug only.
     logging.getLogger("torch.utils._pytree").setLevel(level if level <= logging.INFO else logging.ERROR)
     # Pillow logs every PNG chunk at DEBUG, which would bury --debug output.
     logging.getLogger("PIL").setLevel(max(level, logging.INFO))

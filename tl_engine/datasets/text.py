@@ -62,8 +62,8 @@ class TextClassificationDataset(LabelledDataset):
                                    f"{list(class_names)}. Add it, or fix the label.")
         found = sorted({s.class_name for s in samples})
         if len(found) < 2:
-            raise DatasetError(f"The label column {label_column!r} of {path} has one class only ({found[0]!r}); "
-                               "classification needs at least two classes.")
+            raise DatasetError(f"The label column {label_column!r} of {path} has one class only ({found[0]!r}). "
+                               "Add rows of at least one other class, because classification needs two.")
         return cls(samples, class_names, framework=framework, source=Path(path))
 
     @classmethod

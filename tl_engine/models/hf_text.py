@@ -138,12 +138,7 @@ class HFTextClassifier(Classifier):
         Text models are always fine-tuned whole; `fine_tune` is accepted for a uniform interface.
         When `output_dir` is given the trained model is exported there. Returns the per-epoch history.
         """
-        if batch_size:
-            dataset.batch_size = batch_size
-        self.class_names = []
-        self._check_dataset(dataset)
-        torch_training.seed_everything(seed)
-        self.set_classes(dataset.class_names)
+        self.start_training(dataset, batch_size, seed)
         started = time.perf_counter()
         self.history = torch_training.fit_full(LogitsOf(self.model), dataset, epochs, learning_rate, seed, progress)
         self.model.eval()

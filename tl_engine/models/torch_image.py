@@ -121,13 +121,7 @@ class TorchImageClassifier(Classifier):
         so a head retrain does not run the backbone again. When `output_dir` is given the trained
         model is exported there. Returns the per-epoch history.
         """
-        if batch_size:
-            dataset.batch_size = batch_size
-        self.class_names = []
-        self._check_dataset(dataset)
-        # Seed before the new head is built, so its initial weights repeat too.
-        torch_training.seed_everything(seed)
-        self.set_classes(dataset.class_names)
+        self.start_training(dataset, batch_size, seed)
         started = time.perf_counter()
         if fine_tune:
             for parameter in self.backbone.parameters():
