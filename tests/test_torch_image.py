@@ -345,3 +345,10 @@ def test_int8_program_agrees_with_fp32(int8_dir, trained):
 
     agreement = (int8_classes == fp32_classes).float().mean().item()
     assert agreement >= 0.9
+
+
+def test_bfloat16_benchmark_of_int8_folder_raises(int8_dir):
+    from tl_engine.benchmark import benchmark_model
+
+    with pytest.raises(ArtifactError, match="bfloat16 applies to FP32 models only"):
+        benchmark_model(int8_dir, batch_sizes=[1], bfloat16=True)

@@ -9,12 +9,14 @@ from tl_engine.errors import ArtifactError
 
 
 def benchmark_model(model_dir: str | Path, batch_sizes: Sequence[int] = (1, 32), iterations: int = 20,
-                    warmup: int = 5, threads: int | None = None, compiled: bool = True) -> dict:
+                    warmup: int = 5, threads: int | None = None, compiled: bool = True,
+                    bfloat16: bool = False) -> dict:
     """Time a model directory (FP32 or INT8) in a fresh process; return latency and throughput per batch size.
 
-    FP32 models run compiled with `torch.compile` unless `compiled=False`. INT8 image models always
-    run compiled, because only the compiled graph uses INT8 kernels; dynamic INT8 text models run
-    eager, with PyTorch's quantized kernels.
+    FP32 models run compiled with `torch.compile` unless `compiled=False`, and with their weights
+    cast to bfloat16 when `bfloat16=True`. INT8 image models always run compiled, because only the
+    compiled graph uses INT8 kernels; dynamic INT8 text models run eager, with PyTorch's quantized
+    kernels.
 
     Example:
         >>> result = benchmark_model("out/fp32", batch_sizes=[32], iterations=10)
@@ -25,12 +27,15 @@ def benchmark_model(model_dir: str | Path, batch_sizes: Sequence[int] = (1, 32),
 
     model_dir = Path(model_dir)
     model_format = read_metadata(model_dir).get("format")
+    if bfloat16 and model_format not in ("torch_state_dict", "hf_pretrained"):
+        raise ArtifactError(f"{model_dir} contains {describe_format(model_format)}; bfloat16 applies to FP32 "
+                            "models only. Pass the FP32 model folder that `tl train` wrote.")
     if model_format == "torch_export_int8":
         variant = "int8_compiled"
     elif model_format == "hf_dynamic_int8":
         variant = "int8_dynamic"
     elif model_format in ("torch_state_dict", "hf_pretrained"):
-        variant = "fp32_compiled" if compiled else "fp32_eager"
+        variant = f"{'bf16' if bfloat16 else 'fp32'}_{'compiled' if compiled else 'eager'}"
     else:
         raise ArtifactError(f"Cannot benchmark {model_dir}: it contains {describe_format(model_format)}, and "
                             "only PyTorch FP32 and INT8 models are measured.")

@@ -26,6 +26,10 @@ class BenchmarkSettings:
     iterations: int = 20
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     timeout_seconds: int = 1800
+    # The Python that runs each variant: this one, or another environment's (the IPEX one, say).
+    python: str = sys.executable
+    # Training image paths that the ipex_int8 variant calibrates on.
+    calibration: list[str] = field(default_factory=list)
 
 
 def directory_size(path: Path) -> int:
@@ -37,11 +41,12 @@ def run_variant(model_dir: Path, variant: str, settings: BenchmarkSettings,
     """Run one variant in a new Python process and return its measurements."""
     request = {"model_dir": str(model_dir), "variant": variant, "batch_sizes": settings.batch_sizes,
                "warmup": settings.warmup, "iterations": settings.iterations, "threads": settings.threads,
-               "samples": [[str(path), int(label)] for path, label in (samples or [])]}
+               "samples": [[str(path), int(label)] for path, label in (samples or [])],
+               "calibration": [str(path) for path in settings.calibration]}
     with tempfile.TemporaryDirectory(prefix="tl-bench-") as scratch:
         request_file, result_file = Path(scratch) / "request.json", Path(scratch) / "result.json"
         request_file.write_text(json.dumps(request))
-        command = [sys.executable, "-m", "tl_engine.benchmark.worker", str(request_file), str(result_file)]
+        command = [settings.python, "-m", "tl_engine.benchmark.worker", str(request_file), str(result_file)]
         logger.info("Benchmarking %s (%s) in a fresh process", model_dir.name, variant)
         try:
             completed = subprocess.run(command, capture_output=True, text=True, timeout=settings.timeout_seconds)
@@ -57,16 +62,21 @@ IMAGE_VARIANTS = ("fp32_eager", "fp32_compiled", "int8_compiled")
 
 
 def benchmark_models(fp32_dir: Path, int8_dir: Path | None, settings: BenchmarkSettings,
-                     samples: list[tuple[str, int]] | None = None, variants=IMAGE_VARIANTS) -> dict:
-    """Measure FP32 eager, FP32 compiled and (when given) INT8; return a report with ratios.
+                     samples: list[tuple[str, int]] | None = None, variants=IMAGE_VARIANTS,
+                     accuracy_variants=None) -> dict:
+    """Measure FP32 eager, FP32 compiled, bfloat16 and (when given) INT8; return a report with ratios.
 
     The INT8 variant is `int8_compiled` for static INT8 image models and `int8_dynamic` for dynamic
-    INT8 text models; `variants` may list either.
+    INT8 text models; `variants` may list either. Accuracy on `samples` is measured for every
+    variant, or only for those in `accuracy_variants` when it is given.
     """
-    paths = {"fp32_eager": fp32_dir, "fp32_compiled": fp32_dir, "int8_compiled": int8_dir, "int8_dynamic": int8_dir}
+    paths = {name: int8_dir if name.startswith("int8") else fp32_dir for name in variants}
     chosen = [name for name in variants if paths[name] is not None]
-    results = {name: run_variant(Path(paths[name]), name, settings, samples) for name in chosen}
-    report = {"settings": asdict(settings), "variants": results,
+    results = {name: run_variant(Path(paths[name]), name, settings,
+                                 samples if accuracy_variants is None or name in accuracy_variants else None)
+               for name in chosen}
+    recorded = {key: value for key, value in asdict(settings).items() if key != "calibration"}
+    report = {"settings": recorded, "variants": results,
               "size_bytes": {"fp32": directory_size(fp32_dir)}}
     if int8_dir is not None:
         report["size_bytes"]["int8"] = directory_size(int8_dir)

@@ -18,10 +18,31 @@ import torch
 logger = logging.getLogger(__name__)
 
 
-def load_variant(model_dir: str, variant: str):
-    """Return `(module, preprocessing)` for a variant: fp32_eager, fp32_compiled, int8_compiled or int8_dynamic.
+class Bfloat16(torch.nn.Module):
+    """Runs `body` with bfloat16 weights, then `head` (if any) in float32 on the body's float32 outputs.
 
-    Text modules take a dictionary of token tensors, image modules an image tensor.
+    An image classifier's head stays in float32 because it standardizes the backbone features, and
+    subtracting the mean in bfloat16 loses the small differences that separate the classes.
+    """
+
+    def __init__(self, body: torch.nn.Module, head: torch.nn.Module | None = None):
+        super().__init__()
+        self.body = body.to(torch.bfloat16)
+        self.head = head
+
+    def forward(self, inputs):
+        if isinstance(inputs, torch.Tensor):
+            inputs = inputs.to(torch.bfloat16)
+        outputs = self.body(inputs).float()
+        return self.head(outputs) if self.head is not None else outputs
+
+
+def load_variant(model_dir: str, variant: str, calibration: list[str] = ()):
+    """Return `(module, preprocessing)` for a variant: fp32_eager, fp32_compiled, bf16_eager, bf16_compiled,
+    int8_compiled, int8_dynamic, or (where IPEX is installed) ipex_fp32, ipex_bf16 or ipex_int8.
+
+    Text modules take a dictionary of token tensors, image modules an image tensor. `calibration`
+    lists the training images that `ipex_int8` calibrates on.
     """
     from tl_engine.models.hf_text import LogitsOf
     from tl_engine.store import read_metadata
@@ -38,9 +59,18 @@ def load_variant(model_dir: str, variant: str):
     else:
         from tl_engine.model_factory import load_model
 
-        module = load_model(model_dir).model.eval()
-        if metadata["preprocessing"].get("kind") == "text":
+        classifier = load_model(model_dir)
+        module = classifier.model.eval()
+        text = metadata["preprocessing"].get("kind") == "text"
+        if text:
             module = LogitsOf(module)
+        if variant.startswith("bf16"):
+            module = Bfloat16(module) if text else Bfloat16(classifier.backbone, classifier.head)
+        elif variant.startswith("ipex"):
+            from tl_engine.benchmark.ipex_variants import build_ipex_variant
+
+            batches = _image_batches(calibration, metadata["preprocessing"]) if calibration else ()
+            module = build_ipex_variant(module, variant, random_inputs(metadata["preprocessing"], 1), batches)
     if variant.endswith("compiled"):
         from torch._inductor import config as inductor_config
 
@@ -58,6 +88,15 @@ def random_inputs(preprocessing: dict, batch_size: int):
                 "attention_mask": torch.ones(batch_size, length, dtype=torch.long)}
     size = int(preprocessing["input_size"])
     return torch.randn(batch_size, 3, size, size)
+
+
+def _image_batches(paths: list[str], preprocessing: dict, batch_size: int = 32) -> list[torch.Tensor]:
+    from torch.utils.data import DataLoader
+
+    from tl_engine.datasets.torch_images import TorchImageDataset
+
+    loader = DataLoader(TorchImageDataset(paths, [0] * len(paths), preprocessing), batch_size=batch_size)
+    return [inputs for inputs, _ in loader]
 
 
 def time_batches(module, preprocessing: dict, batch_size: int, warmup: int, iterations: int) -> dict:
@@ -106,7 +145,7 @@ def accuracy(module, preprocessing: dict, samples: list[tuple[str, int]], model_
 def run(request: dict) -> dict:
     torch.set_num_threads(request["threads"])
     started = time.perf_counter()
-    module, preprocessing = load_variant(request["model_dir"], request["variant"])
+    module, preprocessing = load_variant(request["model_dir"], request["variant"], request.get("calibration", ()))
     # The first call compiles a compiled variant; its cost is reported apart from the timings.
     with torch.inference_mode():
         module(random_inputs(preprocessing, 1))

@@ -55,11 +55,12 @@ def quantize(model_dir: Path, dataset_dir: Path, output_dir: Path, calibration_s
 @click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True, help="Untimed passes first.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: every core).")
 @click.option("--eager", is_flag=True, help="Also time the FP32 model without torch.compile.")
+@click.option("--bf16", is_flag=True, help="Also time the FP32 model with bfloat16 weights, compiled.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @config_option
 @output_options
 def benchmark(model_dir: Path, int8_model_dir: Path | None, batch_sizes: tuple[int, ...], iterations: int,
-              warmup: int, threads: int | None, eager: bool, as_json: bool) -> None:
+              warmup: int, threads: int | None, eager: bool, bf16: bool, as_json: bool) -> None:
     """Time the FP32 model (and the INT8 model) in fresh processes: latency and throughput per batch size."""
     from tqdm.auto import tqdm
 
@@ -73,14 +74,17 @@ def benchmark(model_dir: Path, int8_model_dir: Path | None, batch_sizes: tuple[i
             accepted = " or ".join(describe_format(name) for name in expected)
             raise click.BadParameter(f"{directory} contains {describe_format(found)}; {option} takes {accepted}.",
                                      param_hint=option)
-    runs = [("fp32_eager", model_dir, False)] if eager else []
-    runs.append(("fp32_compiled", model_dir, True))
+    # (folder, compiled, bfloat16) per variant
+    runs = [(model_dir, False, False)] if eager else []
+    runs.append((model_dir, True, False))
+    if bf16:
+        runs.append((model_dir, True, True))
     if int8_model_dir is not None:
-        runs.append(("int8", int8_model_dir, True))
+        runs.append((int8_model_dir, True, False))
     results = {}
-    for _, directory, compiled in tqdm(runs, desc="benchmark (compiling first)", unit="variant",
-                                       disable=not show_progress()):
-        result = benchmark_model(directory, batch_sizes, iterations, warmup, threads, compiled)
+    for directory, compiled, bfloat16 in tqdm(runs, desc="benchmark (compiling first)", unit="variant",
+                                              disable=not show_progress()):
+        result = benchmark_model(directory, batch_sizes, iterations, warmup, threads, compiled, bfloat16)
         results[result["variant"]] = result
     rows = []
     for variant, result in results.items():

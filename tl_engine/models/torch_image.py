@@ -95,15 +95,24 @@ class TorchImageClassifier(Classifier):
         self.head = build_head(self.feature_dim, len(self.class_names), self.head_hidden_units, self.dropout)
 
     def extract_features(self, dataset, subset: str, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Run the frozen backbone over one subset; return float32 features and int64 labels."""
+        """Run the frozen backbone over one subset; return float32 features and int64 labels.
+
+        The images are read batch by batch, and the features are written into arrays allocated
+        once, so memory contains one copy of the features and never the images of the whole subset.
+        """
         self.backbone.eval()
-        features, labels = [], []
+        count = len(dataset.subset_indices(subset))
+        features = np.empty((count, self.feature_dim), dtype=np.float32)
+        labels = np.empty(count, dtype=np.int64)
+        position = 0
         loader = dataset.loader(subset)
         with torch.inference_mode():
             for inputs, batch_labels in tqdm(loader, desc=f"features ({subset})", disable=not progress, unit="batch"):
-                features.append(self.backbone(inputs).float().numpy())
-                labels.append(np.asarray(batch_labels, dtype=np.int64))
-        return np.concatenate(features), np.concatenate(labels)
+                end = position + len(inputs)
+                features[position:end] = self.backbone(inputs).float().numpy()
+                labels[position:end] = np.asarray(batch_labels, dtype=np.int64)
+                position = end
+        return features, labels
 
     def _check_dataset(self, dataset) -> None:
         if dataset.preprocessing is None or dataset.preprocessing.get("input_size") != self.image_size:

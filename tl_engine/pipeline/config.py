@@ -49,14 +49,14 @@ class QuantizationSettings(Strict):
     calibration_samples: int = Field(512, ge=1)
 
 
-VARIANTS = ("fp32_eager", "fp32_compiled", "int8_compiled", "int8_dynamic")
+VARIANTS = ("fp32_eager", "fp32_compiled", "bf16_eager", "bf16_compiled", "int8_compiled", "int8_dynamic")
 # INT8 as each use case builds it: static and compiled for images, dynamic for text.
 INT8_BY_USE_CASE = {"image_classification": ("static", "int8_compiled"),
                     "text_classification": ("dynamic", "int8_dynamic")}
 
 
 class BenchmarkSettings(Strict):
-    variants: list[Literal[VARIANTS]] = ["fp32_eager", "fp32_compiled", "int8_compiled"]
+    variants: list[Literal[VARIANTS]] = ["fp32_eager", "fp32_compiled", "bf16_compiled", "int8_compiled"]
     batch_sizes: list[int] = [1, 32]
     warmup: int = Field(5, ge=0)
     iterations: int = Field(20, ge=1)

@@ -140,7 +140,7 @@ def build_evaluation(task: TaskSettings, store: ArtifactStore, framework: str, m
     return built(store, "evaluation", partition, fp)
 
 
-def _test_samples(task: TaskSettings, store: ArtifactStore) -> list[tuple[str, int]]:
+def held_out_samples(task: TaskSettings, store: ArtifactStore) -> list[tuple[str, int]]:
     """Return the test split as `(image path or text, label)` pairs for the benchmark worker."""
     dataset = load_task_dataset(task, store)
     use_case = use_case_of(task)
@@ -169,7 +169,7 @@ def build_quantized_model(task: TaskSettings, store: ArtifactStore, framework: s
         use_case_of(task).quantize(classifier, dataset, directory, task, progress,
                                    {"fp32_fingerprint": model_dir.name})
         check = run_variant(directory, task.int8_variant, BenchmarkSettings(batch_sizes=[], threads=threads),
-                            _test_samples(task, store))
+                            held_out_samples(task, store))
         drop = round(fp32_accuracy - check["accuracy"], 4) if fp32_accuracy is not None else None
         meta.update(read_metadata(directory), inputs=inputs, int8_test_accuracy=check["accuracy"],
                     fp32_test_accuracy=fp32_accuracy, accuracy_drop=drop)

@@ -6,7 +6,7 @@ import logging
 
 from tl_engine.benchmark.harness import BenchmarkSettings, benchmark_models
 from tl_engine.pipeline.config import TaskSettings
-from tl_engine.pipeline.model_steps import _check_partition, _partition
+from tl_engine.pipeline.model_steps import _check_partition, _partition, held_out_samples
 from tl_engine.pipeline import fingerprints
 from tl_engine.pipeline.outcome import StepOutcome, built, reuse_if_built
 from tl_engine.pipeline.use_cases import use_case_of
@@ -16,8 +16,8 @@ logger = logging.getLogger(__name__)
 
 LEADERBOARD_COLUMNS = [
     "partition", "fp32_accuracy", "int8_accuracy", "fp32_compiled_latency_ms_b1", "int8_latency_ms_b1",
-    "fp32_eager_throughput_b32", "fp32_compiled_throughput_b32", "int8_throughput_b32",
-    "int8_speedup_b32", "fp32_size_mb", "int8_size_mb",
+    "fp32_eager_throughput_b32", "fp32_compiled_throughput_b32", "bf16_throughput_b32", "int8_throughput_b32",
+    "int8_speedup_b32", "deployed_variant", "fp32_size_mb", "int8_size_mb",
 ]
 
 
@@ -28,8 +28,35 @@ def _timing(report: dict, variant: str, batch_size: int, key: str):
     return None
 
 
+def choose_deployed_variant(report: dict, max_accuracy_drop: float) -> dict:
+    """Pick the variant to deploy: the fastest at the largest measured batch size among the variants
+    whose test accuracy is known and at most `max_accuracy_drop` below FP32.
+
+    FP32 variants have the FP32 accuracy, INT8 variants the accuracy of the quantization step, and
+    bfloat16 variants the accuracy measured with their timings (unmeasured, they are not chosen).
+    """
+    fp32_accuracy = report["accuracy"]["fp32"]
+    candidates = {}
+    for name, result in report["variants"].items():
+        if not result["timings"]:
+            continue
+        accuracy = result.get("accuracy")
+        if accuracy is None:
+            accuracy = {"fp32": fp32_accuracy, "int8": report["accuracy"]["int8"]}.get(name.split("_")[0])
+        if accuracy is not None and fp32_accuracy - accuracy <= max_accuracy_drop + 1e-9:
+            largest = max(result["timings"], key=lambda row: row["batch_size"])
+            candidates[name] = (largest["throughput_per_s"], largest["batch_size"], accuracy)
+    if not candidates:
+        return {"variant": None, "reason": "no variant has a known accuracy"}
+    name = max(candidates, key=lambda key: candidates[key][0])
+    throughput, batch_size, accuracy = candidates[name]
+    return {"variant": name, "throughput_per_s": throughput, "batch_size": batch_size, "accuracy": accuracy,
+            "reason": f"fastest at batch {batch_size} ({throughput}/s) among {', '.join(sorted(candidates))}, "
+                      f"the variants within {round(100 * max_accuracy_drop, 2)} points of FP32 accuracy"}
+
+
 def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: str, model: str) -> StepOutcome:
-    """Time FP32 eager, FP32 compiled and INT8, each in a fresh process, and add the accuracies."""
+    """Time each configured variant in a fresh process, add the accuracies and choose the variant to deploy."""
     _check_partition(task, framework, model)
     partition = _partition(task, framework, model)
     fp32_dir = store.require_latest("finetuned_model", partition)
@@ -46,12 +73,17 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
                                          iterations=settings.iterations)
     if settings.threads:
         harness_settings.threads = settings.threads
-    report = benchmark_models(fp32_dir, int8_dir, harness_settings, variants=settings.variants)
+    # Only bfloat16 needs its accuracy measured here; FP32 and INT8 were measured by earlier steps.
+    bf16_variants = [name for name in settings.variants if name.startswith("bf16")]
+    report = benchmark_models(fp32_dir, int8_dir, harness_settings, variants=settings.variants,
+                              samples=held_out_samples(task, store) if bf16_variants else None,
+                              accuracy_variants=bf16_variants)
 
     int8 = read_metadata(int8_dir)
     report["accuracy"] = {"fp32": evaluation["test_accuracy"], "int8": int8["int8_test_accuracy"],
                           "test_samples": evaluation["test_samples"]}
     report["int8_method"] = use_case_of(task).int8_method
+    report["deployed"] = choose_deployed_variant(report, task.quality.max_int8_accuracy_drop)
     int8_variant = task.int8_variant
 
     row = {
@@ -61,8 +93,10 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
         "int8_latency_ms_b1": _timing(report, int8_variant, 1, "median_latency_ms"),
         "fp32_eager_throughput_b32": _timing(report, "fp32_eager", 32, "throughput_per_s"),
         "fp32_compiled_throughput_b32": _timing(report, "fp32_compiled", 32, "throughput_per_s"),
+        "bf16_throughput_b32": _timing(report, "bf16_compiled", 32, "throughput_per_s"),
         "int8_throughput_b32": _timing(report, int8_variant, 32, "throughput_per_s"),
         "int8_speedup_b32": report.get("int8_speedup_vs_fp32_compiled", {}).get("32"),
+        "deployed_variant": report["deployed"]["variant"],
         "fp32_size_mb": round(report["size_bytes"]["fp32"] / 1e6, 2),
         "int8_size_mb": round(report["size_bytes"]["int8"] / 1e6, 2),
         "variants": ", ".join(settings.variants),

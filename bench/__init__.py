@@ -1,0 +1,1 @@
+"""The tl benchmark suite: `python -m bench <measurement> [--quick]`; see BENCHMARKS.md."""
