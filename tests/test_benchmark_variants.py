@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tl_engine.benchmark import benchmark_model
+from tl_engine.benchmark import benchmark_model, ipex_available
 from tl_engine.benchmark.harness import BenchmarkSettings, run_variant
-from tl_engine.benchmark.ipex_variants import ipex_available
 from tl_engine.benchmark.worker import load_variant
 from tl_engine.dataset_factory import load_dataset
 from tl_engine.errors import TLError

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
 from tl_engine.errors import ArtifactError
 
 
+def ipex_available() -> bool:
+    """Return whether Intel Extension for PyTorch can be imported here, checked without importing it."""
+    return importlib.util.find_spec("intel_extension_for_pytorch") is not None
+
+
 def benchmark_model(model_dir: str | Path, batch_sizes: Sequence[int] = (1, 32), iterations: int = 20,
                     warmup: int = 5, threads: int | None = None, compiled: bool = True,
-                    bfloat16: bool = False) -> dict:
+                    bfloat16: bool = False, ipex: bool | None = None) -> dict:
     """Time a model directory (FP32 or INT8) in a fresh process; return latency and throughput per batch size.
 
     FP32 models run compiled with `torch.compile` unless `compiled=False`, and with their weights
     cast to bfloat16 when `bfloat16=True`. INT8 image models always run compiled, because only the
     compiled graph uses INT8 kernels; dynamic INT8 text models run eager, with PyTorch's quantized
     kernels.
+
+    Where Intel Extension for PyTorch is installed (the environment `make ipex-env` creates), a
+    compiled FP32 or bfloat16 model runs through `ipex.optimize` instead of `torch.compile`
+    (variants `ipex_fp32` and `ipex_bf16`); `ipex=False` turns that off, and `ipex=True` requires IPEX.
 
     Example:
         >>> result = benchmark_model("out/fp32", batch_sizes=[32], iterations=10)
@@ -36,6 +46,8 @@ def benchmark_model(model_dir: str | Path, batch_sizes: Sequence[int] = (1, 32),
         variant = "int8_dynamic"
     elif model_format in ("torch_state_dict", "hf_pretrained"):
         variant = f"{'bf16' if bfloat16 else 'fp32'}_{'compiled' if compiled else 'eager'}"
+        if compiled and (ipex or (ipex is None and ipex_available())):
+            variant = "ipex_bf16" if bfloat16 else "ipex_fp32"
     else:
         raise ArtifactError(f"Cannot benchmark {model_dir}: it contains {describe_format(model_format)}, and "
                             "only PyTorch FP32 and INT8 models are measured.")

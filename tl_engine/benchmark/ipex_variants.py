@@ -7,22 +7,17 @@ imported, Neural Compressor switches to its deprecated IPEX backend.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import sys
 
 import torch
 
+from tl_engine.benchmark import ipex_available
 from tl_engine.errors import TLError
 
 logger = logging.getLogger(__name__)
 
 IPEX_VARIANTS = ("ipex_fp32", "ipex_bf16", "ipex_int8")
-
-
-def ipex_available() -> bool:
-    """Return whether IPEX can be imported in this environment, checked without importing it."""
-    return importlib.util.find_spec("intel_extension_for_pytorch") is not None
 
 
 def _freeze(module: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:

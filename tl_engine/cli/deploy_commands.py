@@ -81,15 +81,19 @@ def benchmark(model_dir: Path, int8_model_dir: Path | None, batch_sizes: tuple[i
         runs.append((model_dir, True, True))
     if int8_model_dir is not None:
         runs.append((int8_model_dir, True, False))
-    results = {}
+    results, baseline_variant = {}, None
     for directory, compiled, bfloat16 in tqdm(runs, desc="benchmark (compiling first)", unit="variant",
                                               disable=not show_progress()):
         result = benchmark_model(directory, batch_sizes, iterations, warmup, threads, compiled, bfloat16)
         results[result["variant"]] = result
+        if directory == model_dir and compiled and not bfloat16:
+            # fp32_compiled, or ipex_fp32 where Intel Extension for PyTorch is installed
+            baseline_variant = result["variant"]
     rows = []
     for variant, result in results.items():
         for timing in result["timings"]:
-            baseline = next(t for t in results["fp32_compiled"]["timings"] if t["batch_size"] == timing["batch_size"])
+            baseline = next(t for t in results[baseline_variant]["timings"]
+                            if t["batch_size"] == timing["batch_size"])
             rows.append({"variant": variant, "batch_size": timing["batch_size"], "threads": result["threads"],
                          "latency_ms": timing["median_latency_ms"], "throughput_per_s": timing["throughput_per_s"],
                          "vs_fp32_compiled": round(timing["throughput_per_s"] / baseline["throughput_per_s"], 2)})

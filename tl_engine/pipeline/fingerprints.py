@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from tl_engine.benchmark import ipex_available
 from tl_engine.catalog import find_model
 from tl_engine.pipeline.config import TaskSettings
 from tl_engine.pipeline.outcome import CODE_VERSIONS
@@ -59,8 +60,9 @@ def quantized_model_inputs(task: TaskSettings, model_fp: str) -> dict:
 
 
 def benchmark_report_inputs(task: TaskSettings, model_fp: str, int8_fp: str) -> dict:
+    # A report made where IPEX is installed measures more variants, so it is a different report.
     return {"code": CODE_VERSIONS["benchmark_report"], "finetuned_model": model_fp, "quantized_model": int8_fp,
-            "benchmark": task.benchmark.model_dump()}
+            "benchmark": task.benchmark.model_dump(), "ipex": ipex_available()}
 
 
 def leaderboard_inputs(reports: dict[str, str]) -> dict:

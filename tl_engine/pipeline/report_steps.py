@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from tl_engine.benchmark.harness import BenchmarkSettings, benchmark_models
+from tl_engine.benchmark import ipex_available
 from tl_engine.pipeline.config import TaskSettings
+from tl_engine.pipeline.data_steps import load_task_dataset
 from tl_engine.pipeline.model_steps import _check_partition, _partition, held_out_samples
 from tl_engine.pipeline import fingerprints
 from tl_engine.pipeline.outcome import StepOutcome, built, reuse_if_built
@@ -73,16 +75,23 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
                                          iterations=settings.iterations)
     if settings.threads:
         harness_settings.threads = settings.threads
-    # Only bfloat16 needs its accuracy measured here; FP32 and INT8 were measured by earlier steps.
-    bf16_variants = [name for name in settings.variants if name.startswith("bf16")]
-    report = benchmark_models(fp32_dir, int8_dir, harness_settings, variants=settings.variants,
-                              samples=held_out_samples(task, store) if bf16_variants else None,
-                              accuracy_variants=bf16_variants)
+    use_case = use_case_of(task)
+    variants = list(settings.variants)
+    if ipex_available():
+        variants += [name for name in use_case.ipex_variants if name not in variants]
+        dataset = load_task_dataset(task, store)
+        harness_settings.calibration = [use_case.payload(dataset.samples[i]) for i in dataset.splits["train"]
+                                        ][:task.quantization.calibration_samples]
+    # FP32 and INT8 accuracies were measured by earlier steps; the other variants are measured here.
+    measured = [name for name in variants if name.startswith(("bf16", "ipex"))]
+    report = benchmark_models(fp32_dir, int8_dir, harness_settings, variants=variants,
+                              samples=held_out_samples(task, store) if measured else None,
+                              accuracy_variants=measured)
 
     int8 = read_metadata(int8_dir)
     report["accuracy"] = {"fp32": evaluation["test_accuracy"], "int8": int8["int8_test_accuracy"],
                           "test_samples": evaluation["test_samples"]}
-    report["int8_method"] = use_case_of(task).int8_method
+    report["int8_method"] = use_case.int8_method
     report["deployed"] = choose_deployed_variant(report, task.quality.max_int8_accuracy_drop)
     int8_variant = task.int8_variant
 
@@ -99,7 +108,7 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
         "deployed_variant": report["deployed"]["variant"],
         "fp32_size_mb": round(report["size_bytes"]["fp32"] / 1e6, 2),
         "int8_size_mb": round(report["size_bytes"]["int8"] / 1e6, 2),
-        "variants": ", ".join(settings.variants),
+        "variants": ", ".join(variants),
     }
     with store.write("benchmark_report", partition, fp, {}) as (directory, meta):
         meta.update(inputs=inputs, fp32_fingerprint=fp32_dir.name, int8_fingerprint=int8_dir.name, row=row, report=report)

@@ -23,6 +23,8 @@ class ImageUseCase:
 
     manifest_columns = ["sample_id", "class_name", "sha256"]
     int8_variant = "int8_compiled"
+    # Measured too where Intel Extension for PyTorch is installed.
+    ipex_variants = ("ipex_fp32", "ipex_bf16", "ipex_int8")
     int8_method = "neural-compressor 3.10 static PT2E, compiled with torch.compile (inductor)"
 
     def scan_day(self, task: TaskSettings, folder: Path, day: str) -> tuple[list[tuple], list]:
@@ -65,6 +67,8 @@ class TextUseCase:
 
     manifest_columns = ["sample_id", "class_name", "sha256", "text"]
     int8_variant = "int8_dynamic"
+    # Measured too where Intel Extension for PyTorch is installed; IPEX static INT8 takes image inputs only.
+    ipex_variants = ("ipex_fp32", "ipex_bf16")
     int8_method = "PyTorch dynamic quantization of every Linear layer (INT8 weights, per-batch activation scales)"
 
     def scan_day(self, task: TaskSettings, folder: Path, day: str) -> tuple[list[tuple], list]:
