@@ -26,6 +26,17 @@ MEASUREMENTS = {
 }
 
 
+def positive_int(text: str) -> int:
+    """Parse a command-line value that must be a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: pass a whole number of at least 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {value}: pass a whole number of at least 1")
+    return value
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="measurement", required=True, metavar="MEASUREMENT")
@@ -33,11 +44,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
         module = importlib.import_module(module_name)
         command = commands.add_parser(name, help=module.TITLE, description=module.__doc__)
         command.add_argument("--quick", action="store_true", help="small sizes for a 2-core machine (CI smoke run)")
-        command.add_argument("--threads", type=int, default=min(os.cpu_count() or 1, 2),
+        command.add_argument("--threads", type=positive_int, default=min(os.cpu_count() or 1, 2),
                              help="CPU threads for torch (default: 2, or fewer cores)")
-        command.add_argument("--batch-size", type=int, default=64, help="training and inference batch size")
-        command.add_argument("--epochs", type=int, nargs="+", help="epoch counts to measure")
-        command.add_argument("--work-dir", type=Path, help="where datasets and models are written "
+        command.add_argument("--batch-size", type=positive_int, default=64,
+                             help="batch size of training and feature extraction (default: 64); "
+                                  "inference variants are timed at batches 1 and 32")
+        command.add_argument("--epochs", type=positive_int, nargs="+",
+                             help="epoch counts to measure, for the measurements that train")
+        command.add_argument("--work-dir", type=Path, help="where datasets (and, where trained, models) are written "
                              "(default: a temporary folder, removed afterwards)")
         module.add_arguments(command)
     return parser.parse_args(argv)
@@ -52,11 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(MEASUREMENTS[args.measurement])
     threads = common.set_threads(args.threads)
     started = time.perf_counter()
+    from tl_engine.errors import TLError
+
     with tempfile.TemporaryDirectory(prefix="tl-bench-") as scratch:
         if args.work_dir is None:
             args.work_dir = Path(scratch)
         args.work_dir.mkdir(parents=True, exist_ok=True)
-        payload = module.run(args, args.quick)
+        try:
+            payload = module.run(args, args.quick)
+        except TLError as exc:
+            # Settings, catalog and dataset errors carry their own fix; a traceback would hide it.
+            logging.getLogger("bench").error("%s", exc)
+            return 2
     payload = {"measurement": args.measurement, "mode": "quick" if args.quick else "full", "threads": threads,
                "machine": common.machine(), "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None
                                                                                      else argv),
