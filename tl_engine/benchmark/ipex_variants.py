@@ -50,6 +50,9 @@ def build_ipex_variant(module: torch.nn.Module, variant: str, example, calibrati
     if variant == "ipex_int8":
         if not image_input:
             raise ValueError("ipex_int8 needs an image model; text models use int8_dynamic.")
+        if not calibration:
+            raise TLError("ipex_int8 needs calibration images, or its INT8 scales are meaningless. Pass training "
+                          "image paths as BenchmarkSettings(calibration=[...]).")
         from intel_extension_for_pytorch.quantization import convert, prepare
 
         prepared = prepare(module, ipex.quantization.default_static_qconfig_mapping, example_inputs=example,
