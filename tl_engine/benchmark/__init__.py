@@ -20,9 +20,9 @@ def benchmark_model(model_dir: str | Path, batch_sizes: Sequence[int] = (1, 32),
     """Time a model directory (FP32 or INT8) in a fresh process; return latency and throughput per batch size.
 
     FP32 models run compiled with `torch.compile` unless `compiled=False`, and with their weights
-    cast to bfloat16 when `bfloat16=True` (an INT8 folder then raises ArtifactError). INT8 image models always run compiled, because only the
-    compiled graph uses INT8 kernels; dynamic INT8 text models run eager, with PyTorch's quantized
-    kernels.
+    cast to bfloat16 when `bfloat16=True` (an INT8 folder then raises ArtifactError). INT8 image
+    models always run compiled, because only the compiled graph uses INT8 kernels; dynamic INT8
+    text models run eager, with PyTorch's quantized kernels.
 
     Where Intel Extension for PyTorch is installed (the environment `make ipex-env` creates), a
     compiled FP32 or bfloat16 model runs through `ipex.optimize` and a TorchScript trace instead of

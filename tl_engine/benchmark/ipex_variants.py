@@ -49,7 +49,7 @@ def build_ipex_variant(module: torch.nn.Module, variant: str, example, calibrati
             return _Float32(_freeze(optimized, example))
     if variant == "ipex_int8":
         if not image_input:
-            raise ValueError("ipex_int8 needs an image model; text models use int8_dynamic.")
+            raise TLError("ipex_int8 needs an image model. Text models use int8_dynamic.")
         if not calibration:
             raise TLError("ipex_int8 needs calibration images, or its INT8 scales are meaningless. Pass training "
                           "image paths as BenchmarkSettings(calibration=[...]).")
