@@ -3,8 +3,8 @@
 Three fresh processes are timed. The first calls the engine's pipeline steps in graph order, with no
 Dagster. The second does the same work through `python -m tl_assets.run` (one Dagster run per
 partition group, recorded in a new instance) on a new artifact store. The third repeats the second
-with nothing changed. Full mode runs the demo's settings (`make setup` must have written the landing data); quick mode runs
-one small image model on 200 images it writes itself.
+with nothing changed. Full mode runs the demo's settings, so `make setup` must have written the
+landing data first. Quick mode runs one small image model on 200 images that it writes itself.
 """
 
 from __future__ import annotations

@@ -26,9 +26,11 @@ def _freeze(module: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
 
 
 def build_ipex_variant(module: torch.nn.Module, variant: str, example, calibration=()) -> torch.nn.Module:
-    """Return `module` optimized by IPEX: `ipex_fp32` and `ipex_bf16` through `ipex.optimize`, traced
-    and frozen for image inputs; `ipex_int8` by IPEX static quantization calibrated on `calibration`
-    batches (image models only).
+    """Return `module` optimized by IPEX for one of IPEX_VARIANTS.
+
+    `ipex_fp32` and `ipex_bf16` go through `ipex.optimize`, and image models are then traced and
+    frozen with TorchScript. `ipex_int8` is IPEX static quantization, calibrated on the
+    `calibration` batches, and takes image models only.
     """
     if not ipex_available():
         raise TLError(f"Intel Extension for PyTorch is not installed for {sys.executable}, so {variant!r} cannot "
