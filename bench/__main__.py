@@ -19,6 +19,7 @@ from pathlib import Path
 MEASUREMENTS = {
     "cached-features": "bench.cached_features",
     "engine-overhead": "bench.engine_overhead",
+    "keras-overhead": "bench.keras_overhead",
     "variants": "bench.variants",
     "scale": "bench.scale",
     "orchestration": "bench.orchestration",

@@ -68,11 +68,11 @@ def image_folder(root: Path, samples: int, seed: int = 0, copies: int = 1) -> Pa
     return folder
 
 
-def image_dataset(folder: Path, model, batch_size: int, split_seed: int = 0):
+def image_dataset(folder: Path, model, batch_size: int, split_seed: int = 0, framework: str = "pytorch"):
     """Load an image folder, split it 70/15/15 as the demo does, and preprocess it for `model`."""
     from tl_engine import dataset_factory
 
-    dataset = dataset_factory.load_dataset(folder, "image_classification", "pytorch")
+    dataset = dataset_factory.load_dataset(folder, "image_classification", framework)
     dataset.shuffle_split(train_pct=0.7, val_pct=0.15, test_pct=0.15, seed=split_seed)
     dataset.preprocess(model.preprocessing, batch_size=batch_size)
     return dataset

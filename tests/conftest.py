@@ -122,6 +122,15 @@ def torch_hub_cache() -> list[Path]:
 
 
 @pytest.fixture(scope="session")
+def tfhub_cache(torch_hub_cache) -> Path:
+    """Seed TensorFlow Hub's cache with the MobileNetV2 SavedModel converted from torchvision's weights."""
+    from tl_engine.models.tf_converted import seed_tfhub_cache
+
+    (module_dir,) = seed_tfhub_cache()
+    return module_dir
+
+
+@pytest.fixture(scope="session")
 def huggingface_cache() -> list[Path]:
     """Copy the packaged all-MiniLM-L6-v2 folder into the Hugging Face hub cache as a snapshot."""
     from tl_engine.offline import HUGGINGFACE_MODELS, seed_huggingface_cache

@@ -96,11 +96,19 @@ def test_list_models_unknown_use_case_names_valid():
 
 def test_find_model_tensorflow_names_pytorch():
     with pytest.raises(CatalogError) as excinfo:
-        find_model("mobilenet_v2", "tensorflow")
+        find_model("alexnet", "tensorflow")
 
     message = str(excinfo.value)
     assert "'tensorflow'" in message
     assert "Valid frameworks for it: pytorch." in message
+
+
+def test_find_model_tensorflow_returns_hub_handle():
+    entry = find_model("mobilenet_v2", "tensorflow")
+
+    assert entry.hub == "tfhub"
+    assert entry.hub_id == "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
+    assert entry.preprocessing == {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
 
 
 def test_find_model_wrong_use_case_raises():

@@ -38,11 +38,12 @@ def test_unknown_framework_is_usage_error():
 def test_list_models_marks_offline_weights(torch_hub_cache):
     result = CliRunner().invoke(main, ["list", "models", "--json"])
 
-    rows = {row["name"]: row for row in json.loads(result.output)}
-    assert rows["mobilenet_v2"]["offline"] is True
-    assert rows["mobilenet_v2"]["parameters"] == 3504872
-    assert rows["mobilenet_v2"]["input_size"] == 224
-    assert rows["mobilenet_v2"]["hub"] == "torchvision"
+    rows = {(row["framework"], row["name"]): row for row in json.loads(result.output)}
+    assert rows["pytorch", "mobilenet_v2"]["offline"] is True
+    assert rows["pytorch", "mobilenet_v2"]["parameters"] == 3504872
+    assert rows["pytorch", "mobilenet_v2"]["input_size"] == 224
+    assert rows["pytorch", "mobilenet_v2"]["hub"] == "torchvision"
+    assert rows["tensorflow", "mobilenet_v2"]["hub"] == "tfhub"
 
 
 def test_list_frameworks_use_cases_datasets():

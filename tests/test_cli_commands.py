@@ -127,9 +127,9 @@ def test_export_onnx_matches_pytorch(trained):
 def foreign_model(tmp_path_factory) -> Path:
     """A model folder whose metadata names another framework."""
     folder = tmp_path_factory.mktemp("foreign")
-    (folder / "tl_metadata.json").write_text(json.dumps({"model_name": "mobilenet_v2", "framework": "tensorflow",
+    (folder / "tl_metadata.json").write_text(json.dumps({"model_name": "mobilenet_v2", "framework": "jax",
                                                          "use_case": "image_classification",
-                                                         "format": "saved_model"}))
+                                                         "format": "flax_msgpack"}))
     return folder
 
 
@@ -143,19 +143,19 @@ def bad_inputs(trained: Path, quantized: Path, foreign: Path, flat: Path, other:
         ([*TRAIN, "--dataset-dir", missing, "--output-dir", blocked / "x"], 2, f"'{missing}' does not exist"),
         ([*train, "--model-name", "mobilenet_v3", "--output-dir", blocked.parent / "a"], 2,
          "Close matches: mobilenet_v2"),
-        ([*train, "--framework", "tensorflow", "--output-dir", blocked.parent / "b"], 2,
-         "Model 'mobilenet_v2' is not implemented for framework 'tensorflow'"),
+        ([*train, "--model-name", "efficientnet_lite0", "--framework", "tensorflow", "--output-dir",
+          blocked.parent / "b"], 2, "Model 'efficientnet_lite0' is not implemented for framework 'tensorflow'"),
         ([*train, "--output-dir", blocked / "out"], 1, f"{blocked} is a file, not a folder"),
         ([*train, "--output-dir", trained], 1, "already exists and is not empty"),
         ([*train, "--text-column", "review", "--output-dir", blocked.parent / "c"], 2, "apply to text models only"),
         (["eval", "--dataset-dir", flat], 2, "Missing option '--model-dir'"),
         (["eval", "--model-dir", missing, "--dataset-dir", flat], 2, f"'{missing}' does not exist"),
-        (["eval", "--model-dir", foreign, "--dataset-dir", flat], 1, "a tensorflow image_classification model"),
+        (["eval", "--model-dir", foreign, "--dataset-dir", flat], 1, "a jax image_classification model"),
         (["eval", "--model-dir", quantized, "--dataset-dir", flat], 1, "contains an INT8 image model (from `tl quantize`"),
         (["eval", "--model-dir", trained, "--dataset-dir", other], 1, "differ from the model's classes"),
         (["predict", "--model-dir", trained], 2, "Missing argument 'INPUT...'"),
         (["predict", "--model-dir", trained, missing], 2, f"'{missing}' does not exist"),
-        (["predict", "--model-dir", foreign, flat], 1, "a tensorflow image_classification model"),
+        (["predict", "--model-dir", foreign, flat], 1, "a jax image_classification model"),
         (["quantize", "--model-dir", trained, "--dataset-dir", flat], 2, "Missing option '--output-dir'"),
         (["quantize", "--model-dir", trained, "--output-dir", blocked.parent / "h"], 2,
          "Missing option '--dataset-dir': image models calibrate on real images"),
@@ -164,19 +164,19 @@ def bad_inputs(trained: Path, quantized: Path, foreign: Path, flat: Path, other:
         (["quantize", "--model-dir", trained, "--dataset-dir", other, "--output-dir", blocked.parent / "d"], 1,
          "differ from the model's classes"),
         (["quantize", "--model-dir", foreign, "--dataset-dir", flat, "--output-dir", blocked.parent / "e"], 1,
-         "a tensorflow image_classification model"),
+         "a jax image_classification model"),
         (["quantize", "--model-dir", trained, "--dataset-dir", flat, "--output-dir", blocked / "int8"], 1,
          "Cannot write output directory"),
         (["benchmark"], 2, "Missing option '--model-dir'"),
         (["benchmark", "--model-dir", missing], 2, f"'{missing}' does not exist"),
-        (["benchmark", "--model-dir", foreign], 2, "contains a model of unknown format 'saved_model'"),
+        (["benchmark", "--model-dir", foreign], 2, "contains a model of unknown format 'flax_msgpack'"),
         (["benchmark", "--model-dir", quantized], 2, "--model-dir takes an FP32 PyTorch model"),
         (["benchmark", "--model-dir", trained, "--int8-model-dir", trained], 2, "--int8-model-dir takes an INT8"),
         (["predict", "--model-dir", trained, corrupt], 1, "is not a readable image"),
         (["export", "--format", "onnx"], 2, "Missing option '--model-dir'"),
         (["export", "--model-dir", missing], 2, f"'{missing}' does not exist"),
-        (["export", "--model-dir", foreign, "--output-dir", blocked.parent / "f"], 1,
-         "a tensorflow image_classification model"),
+        (["export", "--model-dir", foreign, "--output-dir", blocked.parent / "f"], 2,
+         "ONNX export is implemented for PyTorch models only"),
         (["export", "--model-dir", trained, "--output-dir", blocked / "onnx"], 1, "Cannot write output directory"),
         (["export", "--model-dir", trained, "--format", "tflite"], 2, "'tflite' is not 'onnx'"),
         (["train", "--config", missing], 2, f"'{missing}' does not exist"),
@@ -215,4 +215,4 @@ def test_debug_shows_traceback(foreign_model, flat_dataset_dir):
 
     assert result.exit_code == 1
     assert result.exception is not None
-    assert "a tensorflow image_classification model" in str(result.exception)
+    assert "a jax image_classification model" in str(result.exception)

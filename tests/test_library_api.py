@@ -12,6 +12,8 @@ from tl_engine.store import read_metadata
 COMBINATIONS = [
     ("pytorch", "image_classification", "mobilenet_v2", {"image_size": 32}, "training_dataset_dir", "int8_compiled"),
     ("pytorch", "text_classification", "minilm_l6", {"max_length": 32}, "reviews_csv", "int8_dynamic"),
+    ("tensorflow", "image_classification", "mobilenet_v2", {"image_size": 32}, "training_dataset_dir",
+     "int8_compiled"),
 ]
 
 
@@ -20,6 +22,8 @@ COMBINATIONS = [
 def test_library_sequence_runs(framework, use_case, model_name, options, dataset_fixture, int8_variant, request,
                                tmp_path, torch_hub_cache, huggingface_cache):
     dataset_dir = request.getfixturevalue(dataset_fixture)
+    if framework == "tensorflow":
+        request.getfixturevalue("tfhub_cache")
     if dataset_dir.is_file():
         dataset_dir = dataset_dir.parent
 
@@ -46,6 +50,12 @@ def test_library_sequence_runs(framework, use_case, model_name, options, dataset
     assert int8["variant"] == int8_variant
     assert int8["timings"][0]["throughput_per_s"] > 0
     # The framework objects stay reachable.
-    assert isinstance(model.model, torch.nn.Module)
-    assert isinstance(dataset.dataset, torch.utils.data.Dataset)
     assert isinstance(dataset.loader("train"), torch.utils.data.DataLoader)
+    if framework == "pytorch":
+        assert isinstance(model.model, torch.nn.Module)
+        assert isinstance(dataset.dataset, torch.utils.data.Dataset)
+    else:
+        from tl_engine.tf_runtime import tensorflow, tf_keras
+
+        assert isinstance(model.model, tf_keras().Model)
+        assert isinstance(dataset.tf_dataset("train"), tensorflow().data.Dataset)

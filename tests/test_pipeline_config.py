@@ -28,7 +28,8 @@ def test_project_settings_load():
 
     assert settings.tasks[0].landing_dir == REPO_ROOT / "data" / "landing" / "fashion"
     assert [m.partition_key for m in settings.tasks[0].models] == ["pytorch|mobilenet_v2",
-                                                                   "pytorch|efficientnet_lite0"]
+                                                                   "pytorch|efficientnet_lite0",
+                                                                   "tensorflow|mobilenet_v2"]
 
 
 def test_unknown_key_is_rejected(tmp_path):

@@ -219,14 +219,14 @@ def test_forced_run_reuses_every_step(built_graph):
 
 def test_unimplemented_partition_names_frameworks(tiny_project, tmp_path):
     config = write_settings(tmp_path, [{"framework": "pytorch", "model": "mobilenet_v2"},
-                                       {"framework": "tensorflow", "model": "mobilenet_v2"}],
+                                       {"framework": "tensorflow", "model": "efficientnet_lite0"}],
                             landing=str(tiny_project / "landing"))
     defs = build_definitions(str(config))
 
     with dg.instance_for_test() as instance:
         register_partitions(load_settings(config).tasks[0], instance)
         result = dg.materialize(list(defs.assets), selection=[dg.AssetKey(["tiny", "features"])],
-                                partition_key="tensorflow|mobilenet_v2", instance=instance,
+                                partition_key="tensorflow|efficientnet_lite0", instance=instance,
                                 resources=defs.resources, raise_on_error=False)
 
     assert not result.success

@@ -61,7 +61,7 @@ def build_task_assets(task: TaskSettings) -> list[dg.AssetsDefinition]:
         return materialize_result(context, outcome, {f"{k}_samples": v for k, v in outcome.metadata["sizes"].items()})
 
     @dg.asset(name="features", deps=[splits], partitions_def=models, code_version=CODE_VERSIONS["features"],
-              kinds={"pytorch"}, pool=TRAINING_POOL,
+              kinds={"pytorch", "tensorflow"}, pool=TRAINING_POOL,
               description="The frozen pretrained backbone's outputs for every split, cached for head training.",
               **common)
     def features(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
@@ -70,7 +70,7 @@ def build_task_assets(task: TaskSettings) -> list[dg.AssetsDefinition]:
         return materialize_result(context, outcome, {"hub_id": outcome.metadata["hub_id"]})
 
     @dg.asset(name="finetuned_model", deps=[features], partitions_def=models,
-              code_version=CODE_VERSIONS["finetuned_model"], kinds={"pytorch"}, pool=TRAINING_POOL,
+              code_version=CODE_VERSIONS["finetuned_model"], kinds={"pytorch", "tensorflow"}, pool=TRAINING_POOL,
               description="The pretrained model with a new head trained for the task's classes.", **common)
     def finetuned_model(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
         settings, store = engine(pipeline)
@@ -81,7 +81,7 @@ def build_task_assets(task: TaskSettings) -> list[dg.AssetsDefinition]:
                                                      "training_seconds": meta["training"]["seconds"]})
 
     @dg.asset(name="evaluation", deps=[finetuned_model], partitions_def=models,
-              code_version=CODE_VERSIONS["evaluation"], kinds={"pytorch"},
+              code_version=CODE_VERSIONS["evaluation"], kinds={"pytorch", "tensorflow"},
               check_specs=[test_accuracy_spec(key("evaluation"))],
               description="Accuracy, per-class precision and recall, and the confusion matrix on the test split.",
               **common)
@@ -97,7 +97,7 @@ def build_task_assets(task: TaskSettings) -> list[dg.AssetsDefinition]:
                                                                         "support"]))}, [check])
 
     @dg.asset(name="quantized_model", deps=[finetuned_model, evaluation], partitions_def=models,
-              code_version=CODE_VERSIONS["quantized_model"], kinds={"pytorch"}, pool=TRAINING_POOL,
+              code_version=CODE_VERSIONS["quantized_model"], kinds={"pytorch", "tensorflow"}, pool=TRAINING_POOL,
               check_specs=[int8_drop_spec(key("quantized_model"))],
               description="The fine-tuned model quantized to INT8 with Intel Neural Compressor.", **common)
     def quantized_model(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
@@ -110,7 +110,7 @@ def build_task_assets(task: TaskSettings) -> list[dg.AssetsDefinition]:
                                                      "accuracy_drop": meta["accuracy_drop"]}, [check])
 
     @dg.asset(name="benchmark_report", deps=[quantized_model], partitions_def=models,
-              code_version=CODE_VERSIONS["benchmark_report"], kinds={"pytorch"}, pool=TRAINING_POOL,
+              code_version=CODE_VERSIONS["benchmark_report"], kinds={"pytorch", "tensorflow"}, pool=TRAINING_POOL,
               description="FP32 eager, FP32 compiled and INT8: latency, throughput, accuracy and size.", **common)
     def benchmark_report(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
         settings, store = engine(pipeline)
@@ -134,7 +134,7 @@ def build_task_assets(task: TaskSettings) -> list[dg.AssetsDefinition]:
     @dg.asset(name="daily_evaluation", partitions_def=days, code_version=CODE_VERSIONS["daily_evaluation"],
               deps=[raw_drop, dg.AssetDep(finetuned_model, partition_mapping=dg.AllPartitionMapping()),
                     dg.AssetDep(quantized_model, partition_mapping=dg.AllPartitionMapping())],
-              kinds={"pytorch"}, pool=TRAINING_POOL,
+              kinds={"pytorch", "tensorflow"}, pool=TRAINING_POOL,
               description="Every current model, FP32 and INT8, evaluated on the day's new samples only; models "
                           "that fell behind are flagged for retraining.", **common)
     def daily_evaluation(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:

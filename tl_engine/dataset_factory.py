@@ -7,9 +7,12 @@ from pathlib import Path
 from tl_engine.catalog import FRAMEWORKS, USE_CASES
 from tl_engine.errors import DatasetError
 
-DATASET_CATALOGS = ("torchvision", "huggingface")
+DATASET_CATALOGS = ("torchvision", "tf_datasets", "huggingface")
 # torchvision classification datasets whose constructor takes `train=`, as `get_dataset` calls it.
 TORCHVISION_DATASETS = ("CIFAR10", "CIFAR100", "FashionMNIST", "KMNIST", "MNIST", "USPS")
+# TensorFlow Datasets image classification datasets with `(image, label)` supervised keys.
+TFDS_DATASETS = ("beans", "caltech101", "cats_vs_dogs", "cifar10", "cifar100", "fashion_mnist", "food101", "mnist",
+                 "oxford_flowers102", "oxford_iiit_pet", "tf_flowers")
 # Hugging Face Hub text classification datasets with `text` and `label` columns.
 HUGGINGFACE_DATASETS = ("cornell-movie-review-data/rotten_tomatoes", "dair-ai/emotion", "fancyzhx/ag_news",
                         "fancyzhx/yelp_polarity", "SetFit/sst2", "stanfordnlp/imdb")
@@ -26,6 +29,7 @@ def list_datasets(catalog: str | None = None) -> list[dict]:
         raise DatasetError(f"Unknown dataset catalog {catalog!r}. Valid catalogs: {', '.join(DATASET_CATALOGS)}.")
     rows = [{"catalog": "torchvision", "name": name, "use_case": "image_classification"}
             for name in TORCHVISION_DATASETS]
+    rows += [{"catalog": "tf_datasets", "name": name, "use_case": "image_classification"} for name in TFDS_DATASETS]
     rows += [{"catalog": "huggingface", "name": name, "use_case": "text_classification"}
              for name in HUGGINGFACE_DATASETS]
     return [row for row in rows if catalog is None or row["catalog"] == catalog]
@@ -80,12 +84,17 @@ def get_dataset(name: str, catalog: str, dataset_dir: str | Path, split: str = "
 
     Example:
         >>> ds = get_dataset("FashionMNIST", "torchvision", "data/catalog")
+        >>> flowers = get_dataset("tf_flowers", "tf_datasets", "data/tfds", framework="tensorflow")
         >>> reviews = get_dataset("cornell-movie-review-data/rotten_tomatoes", "huggingface", "data/hf")
     """
     if catalog == "torchvision":
         from tl_engine.datasets.torchvision_catalog import load_torchvision_dataset
 
         return load_torchvision_dataset(name, Path(dataset_dir), split, framework, download)
+    if catalog == "tf_datasets":
+        from tl_engine.datasets.tfds_catalog import load_tfds_dataset
+
+        return load_tfds_dataset(name, Path(dataset_dir), split, framework, download)
     if catalog == "huggingface":
         return _huggingface_dataset(name, Path(dataset_dir), split, framework, download, **kwargs)
     raise DatasetError(f"Unknown dataset catalog {catalog!r}. Valid catalogs: {', '.join(DATASET_CATALOGS)}.")

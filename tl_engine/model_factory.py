@@ -24,6 +24,10 @@ def _model_class(entry: ModelEntry):
         from tl_engine.models.torch_image import TorchImageClassifier
 
         return TorchImageClassifier
+    if entry.framework == "tensorflow" and entry.use_case == "image_classification":
+        from tl_engine.models.tf_image import TFImageClassifier
+
+        return TFImageClassifier
     if entry.framework == "pytorch" and entry.hub == "huggingface":
         from tl_engine.models.hf_text import HFTextClassifier
 

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from tl_engine.errors import ArtifactError, CatalogError
-from tl_engine.store import METADATA_FILE, atomic_directory, read_metadata, write_json_atomic
+from tl_engine.store import METADATA_FILE, atomic_directory, describe_format, read_metadata, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,13 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path, check_samples: in
 
     from tl_engine.model_factory import load_model
 
+    metadata = read_metadata(Path(model_dir))
+    if metadata.get("framework") != "pytorch":
+        hint = (" Its saved_model/ folder is what TensorFlow Serving and tf2onnx read."
+                if metadata.get("format") == "tf_saved_model" else "")
+        raise CatalogError(f"ONNX export is implemented for PyTorch models only; {model_dir} contains "
+                           f"{describe_format(metadata.get('format'))}.{hint}")
     model = load_model(model_dir)
-    if model.framework != "pytorch":
-        raise CatalogError(f"ONNX export of {model.framework} models is not implemented yet.")
     generator = torch.Generator().manual_seed(0)
     batch = torch.export.Dim("batch", min=1, max=4096)
     if model.use_case == "text_classification":

@@ -41,12 +41,15 @@ def write_json_atomic(path: Path, data) -> None:
     os.replace(temporary, path)
 
 
-FP32_FORMATS = ("torch_state_dict", "hf_pretrained")
-INT8_FORMATS = ("torch_export_int8", "hf_dynamic_int8")
+FP32_FORMATS = ("torch_state_dict", "hf_pretrained", "tf_saved_model")
+INT8_FORMATS = ("torch_export_int8", "hf_dynamic_int8", "tf_saved_model_int8")
 # A plain-words description of each model format in tl_metadata.json, for messages.
 FORMAT_DESCRIPTIONS = {
     "torch_state_dict": "an FP32 PyTorch model (from `tl train`)",
     "hf_pretrained": "an FP32 Hugging Face model (from `tl train`)",
+    "tf_saved_model": "an FP32 TensorFlow SavedModel (from `tl train`)",
+    "tf_saved_model_int8": "an INT8 TensorFlow SavedModel (from `tl quantize`; `tl benchmark --int8-model-dir` "
+                           "measures it)",
     "torch_export_int8": "an INT8 image model (from `tl quantize`; `tl benchmark --int8-model-dir` measures it)",
     "hf_dynamic_int8": "a dynamic INT8 text model (from `tl quantize`; `tl benchmark --int8-model-dir` "
                        "measures it)",

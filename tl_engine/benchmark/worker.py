@@ -48,6 +48,10 @@ def load_variant(model_dir: str, variant: str, calibration: list[str] = ()):
     from tl_engine.store import read_metadata
 
     metadata = read_metadata(Path(model_dir))
+    if metadata.get("framework") == "tensorflow":
+        from tl_engine.benchmark.tf_variants import load_tf_variant
+
+        return load_tf_variant(model_dir, variant, metadata), metadata["preprocessing"]
     if variant == "int8_dynamic":
         from tl_engine.quantization.hf_dynamic import load_dynamic_int8
 
@@ -144,6 +148,12 @@ def accuracy(module, preprocessing: dict, samples: list[tuple[str, int]], model_
 
 def run(request: dict) -> dict:
     torch.set_num_threads(request["threads"])
+    from tl_engine.store import read_metadata
+
+    if read_metadata(Path(request["model_dir"])).get("framework") == "tensorflow":
+        from tl_engine.benchmark.tf_variants import set_threads
+
+        set_threads(request["threads"])
     started = time.perf_counter()
     module, preprocessing = load_variant(request["model_dir"], request["variant"], request.get("calibration", ()))
     # The first call compiles a compiled variant; its cost is reported apart from the timings.

@@ -26,10 +26,13 @@ def setup(fashion_mnist: Path, landing_dir: Path, samples: int, reviews_landing_
     """Seed the model caches from the installed weight packages and write the demos' daily drops."""
     from tl_engine.demo_data import write_landing_drops
     from tl_engine.demo_text_data import write_review_drops
+    from tl_engine.models.tf_converted import seed_tfhub_cache
     from tl_engine.offline import seed_huggingface_cache, seed_torch_hub_cache
 
-    for path in seed_torch_hub_cache() + seed_huggingface_cache():
-        click.echo(f"weights ready: {path}")
+    # The TensorFlow Hub model is converted from the torchvision file that the first step places.
+    for seed_cache in (seed_torch_hub_cache, seed_huggingface_cache, seed_tfhub_cache):
+        for path in seed_cache():
+            click.echo(f"weights ready: {path}")
     written = write_landing_drops(fashion_mnist, landing_dir, list(days), samples)
     for day, count in written.items():
         click.echo(f"{landing_dir / day}: " + (f"{count} images written" if count else "already there, kept"))

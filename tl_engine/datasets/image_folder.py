@@ -76,6 +76,12 @@ class ImageClassificationDataset(LabelledDataset):
             self._torch_dataset = TorchImageDataset(paths, self.labels, self._require_preprocessing())
         return self._torch_dataset
 
+    def tf_dataset(self, subset: str, shuffle: bool = False, seed: int = 0):
+        """Return a `tf.data.Dataset` of `(NHWC images, labels)` batches of one subset, for TensorFlow models."""
+        from tl_engine.datasets.tf_images import image_batches
+
+        return image_batches(self, subset, shuffle, seed)
+
     def load_image(self, index: int):
         """Return sample `index` as an RGB PIL image."""
         return load_rgb(self.samples[index].path)

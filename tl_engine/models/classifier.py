@@ -49,15 +49,19 @@ class Classifier:
 
     def start_training(self, dataset, batch_size: int | None, seed: int) -> None:
         """Prepare a training run: set the batch size, check the dataset, seed, and build a new head."""
-        from tl_engine.models import torch_training
-
         if batch_size:
             dataset.batch_size = batch_size
         self.class_names = []
         self._check_dataset(dataset)
         # Seed before the new head is built, so its initial weights repeat too.
-        torch_training.seed_everything(seed)
+        self.seed(seed)
         self.set_classes(dataset.class_names)
+
+    def seed(self, seed: int) -> None:
+        """Seed Python, NumPy and torch; a TensorFlow classifier seeds TensorFlow instead."""
+        from tl_engine.models import torch_training
+
+        torch_training.seed_everything(seed)
 
     def rank(self, logits: torch.Tensor, top_k: int) -> list[dict]:
         """Turn a batch of logits into one dictionary per input: `class_name`, `class_index`, `probability`, `top_k`."""

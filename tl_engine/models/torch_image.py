@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from tl_engine.catalog import ModelEntry
 from tl_engine.errors import ArtifactError, DatasetError
 from tl_engine.models import torch_hub, torch_training
-from tl_engine.models.classifier import Classifier
+from tl_engine.models.image_classifier import ImageClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def build_head(feature_dim: int, num_classes: int, hidden_units: int = 0, dropou
     return nn.Sequential(OrderedDict(layers))
 
 
-class TorchImageClassifier(Classifier):
+class TorchImageClassifier(ImageClassifier):
     """A torchvision (or other PyTorch hub) image model fine-tuned for new classes.
 
     `model` is the `torch.nn.Module` (backbone then head) once the classes are known.
@@ -58,29 +58,15 @@ class TorchImageClassifier(Classifier):
     """
 
     framework = "pytorch"
-    use_case = "image_classification"
     model_format = "torch_state_dict"
 
     def __init__(self, entry: ModelEntry, image_size: int | None = None, head_hidden_units: int = 0,
                  dropout: float = 0.2, pretrained: bool = True):
-        self.entry = entry
-        self.name = entry.name
-        self.image_size = int(image_size or entry.input_size)
-        self.head_hidden_units = int(head_hidden_units)
-        self.dropout = float(dropout)
-        self.class_names: list[str] = []
-        self.history: list[dict] = []
-        self.training_settings: dict = {}
+        super().__init__(entry, image_size, head_hidden_units, dropout)
         classifier = torch_hub.build_classifier(entry, pretrained=pretrained)
         self.backbone, self.feature_dim = torch_hub.split_last_linear(classifier)
         self.backbone.eval()
         self.head: nn.Sequential | None = None
-
-    @property
-    def preprocessing(self) -> dict:
-        """How inputs must be prepared for this model; pass it to `dataset.preprocess`."""
-        return {"kind": "image", "input_size": self.image_size,
-                "mean": list(self.entry.preprocessing["mean"]), "std": list(self.entry.preprocessing["std"])}
 
     @property
     def model(self) -> nn.Module:
@@ -113,13 +99,6 @@ class TorchImageClassifier(Classifier):
                 labels[position:end] = np.asarray(batch_labels, dtype=np.int64)
                 position = end
         return features, labels
-
-    def _check_dataset(self, dataset) -> None:
-        if dataset.preprocessing is None or dataset.preprocessing.get("input_size") != self.image_size:
-            dataset.preprocess(self.preprocessing, dataset.batch_size)
-        if self.class_names and list(dataset.class_names) != self.class_names:
-            raise DatasetError(f"The dataset's classes {dataset.class_names} differ from the model's classes "
-                               f"{self.class_names}. Use a dataset with the same class folders.")
 
     def train(self, dataset, output_dir: str | Path | None = None, epochs: int = 10, learning_rate: float = 1e-3,
               batch_size: int | None = None, seed: int = 0, fine_tune: bool = False,
@@ -168,39 +147,9 @@ class TorchImageClassifier(Classifier):
         with torch.inference_mode():
             return model(inputs)
 
-    def predict(self, inputs, top_k: int = 1) -> list[dict]:
-        """Predict classes for a batch tensor, one image path, a PIL image, or a list of paths or images.
-
-        Returns one dictionary per input: `class_name`, `probability` and the `top_k` classes.
-        """
-        batch = self._to_batch(inputs)
-        return self.rank(self.predict_logits(batch), top_k)
-
-    def _to_batch(self, inputs) -> torch.Tensor:
-        if isinstance(inputs, torch.Tensor):
-            return inputs if inputs.dim() == 4 else inputs.unsqueeze(0)
-        from PIL import Image
-
-        from tl_engine.datasets.images import load_rgb, to_rgb
-        from tl_engine.datasets.torch_images import build_transform
-
-        items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-        transform = build_transform(self.preprocessing)
-        images = []
-        for item in items:
-            image = to_rgb(item) if isinstance(item, Image.Image) else load_rgb(Path(item))
-            images.append(transform(image))
-        return torch.stack(images)
-
     def metadata(self) -> dict:
         """Return the metadata written beside the weights, enough to rebuild the model with no other input."""
-        return {"model_name": self.name, "framework": self.framework, "use_case": self.use_case,
-                "hub": self.entry.hub, "hub_id": self.entry.hub_id, "class_names": self.class_names,
-                "preprocessing": self.preprocessing, "format": "torch_state_dict", "weights_file": WEIGHTS_FILE,
-                "head": {"feature_dim": self.feature_dim, "hidden_units": self.head_hidden_units,
-                         "dropout": self.dropout},
-                "training": self.training_settings, "history": self.history,
-                "parameters": sum(p.numel() for p in self.model.parameters())}
+        return self.base_metadata(self.model_format, WEIGHTS_FILE, sum(p.numel() for p in self.model.parameters()))
 
     def save_to(self, directory: Path, extra_metadata: dict | None = None) -> dict:
         """Write the weights and metadata into an existing empty directory; return the metadata."""

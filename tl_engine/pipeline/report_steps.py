@@ -77,7 +77,7 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
         harness_settings.threads = settings.threads
     use_case = use_case_of(task)
     variants = list(settings.variants)
-    if ipex_available():
+    if ipex_available() and framework == "pytorch":
         variants += [name for name in use_case.ipex_variants if name not in variants]
         dataset = load_task_dataset(task, store)
         harness_settings.calibration = [use_case.payload(dataset.samples[i]) for i in dataset.splits["train"]
@@ -91,7 +91,10 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
     int8 = read_metadata(int8_dir)
     report["accuracy"] = {"fp32": evaluation["test_accuracy"], "int8": int8["int8_test_accuracy"],
                           "test_samples": evaluation["test_samples"]}
-    report["int8_method"] = use_case.int8_method
+    report["int8_method"] = use_case.int8_methods[framework]
+    # What stayed in FP32 after quantization, and why, where the quantizer reports it (TensorFlow).
+    if "fp32_op_types" in int8.get("quantization", {}):
+        report["int8_fp32_op_types"] = int8["quantization"]["fp32_op_types"]
     report["deployed"] = choose_deployed_variant(report, task.quality.max_int8_accuracy_drop)
     int8_variant = task.int8_variant
 

@@ -23,9 +23,10 @@ class ImageUseCase:
 
     manifest_columns = ["sample_id", "class_name", "sha256"]
     int8_variant = "int8_compiled"
-    # Measured too where Intel Extension for PyTorch is installed.
+    # Measured too for PyTorch models where Intel Extension for PyTorch is installed.
     ipex_variants = ("ipex_fp32", "ipex_bf16", "ipex_int8")
-    int8_method = "neural-compressor 3.10 static PT2E, compiled with torch.compile (inductor)"
+    int8_methods = {"pytorch": "neural-compressor 3.10 static PT2E, compiled with torch.compile (inductor)",
+                    "tensorflow": "neural-compressor 3.10 static, on the SavedModel (oneDNN INT8 kernels)"}
 
     def scan_day(self, task: TaskSettings, folder: Path, day: str) -> tuple[list[tuple], list]:
         """List `(sample_id, class_name, sha256)` for the readable images of one day, and the skipped files."""
@@ -56,8 +57,10 @@ class ImageUseCase:
         return not training.fine_tune
 
     def quantize(self, classifier, dataset, directory: Path, task: TaskSettings, progress: bool, extra: dict):
-        from tl_engine.quantization.torch_int8 import quantize_static
-
+        if classifier.framework == "tensorflow":
+            from tl_engine.quantization.tf_static import quantize_tf_classifier as quantize_static
+        else:
+            from tl_engine.quantization.torch_int8 import quantize_static
         quantize_static(classifier, dataset, directory, task.quantization.calibration_samples, progress,
                         extra_metadata=extra)
 
@@ -69,7 +72,8 @@ class TextUseCase:
     int8_variant = "int8_dynamic"
     # Measured too where Intel Extension for PyTorch is installed; IPEX static INT8 takes image inputs only.
     ipex_variants = ("ipex_fp32", "ipex_bf16")
-    int8_method = "PyTorch dynamic quantization of every Linear layer (INT8 weights, per-batch activation scales)"
+    int8_methods = {"pytorch": "PyTorch dynamic quantization of every Linear layer (INT8 weights, per-batch "
+                               "activation scales)"}
 
     def scan_day(self, task: TaskSettings, folder: Path, day: str) -> tuple[list[tuple], list]:
         """List `(sample_id, class_name, sha256, text)` for every row of the day's CSV files."""

@@ -11,8 +11,8 @@ def quantize(model, dataset, output_dir: str | Path, calibration_samples: int = 
              progress: bool = False) -> Path:
     """Quantize a trained model to INT8 and return the new model directory.
 
-    Image models: Intel Neural Compressor's static quantization, calibrated on up to
-    `calibration_samples` images of the dataset's train subset. Text models: dynamic quantization
+    Image models: Intel Neural Compressor's static quantization (PT2E for PyTorch, the SavedModel
+    for TensorFlow), calibrated on up to `calibration_samples` images of the dataset's train subset. Text models: dynamic quantization
     of the linear layers, which needs no calibration (`dataset` is not read).
 
     Returns the new model directory, which `tl_engine.benchmark.benchmark_model` measures.
@@ -24,6 +24,10 @@ def quantize(model, dataset, output_dir: str | Path, calibration_samples: int = 
         from tl_engine.quantization.torch_int8 import quantize_static
 
         return quantize_static(model, dataset, output_dir, calibration_samples, progress)
+    if model.framework == "tensorflow" and model.use_case == "image_classification":
+        from tl_engine.quantization.tf_static import quantize_tf_classifier
+
+        return quantize_tf_classifier(model, dataset, output_dir, calibration_samples, progress)
     if model.framework == "pytorch" and model.use_case == "text_classification":
         from tl_engine.quantization.hf_dynamic import quantize_dynamic
 
