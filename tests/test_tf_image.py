@@ -167,7 +167,11 @@ def test_quantize_writes_int8_saved_model(int8_dir):
     assert (int8_dir / "saved_model" / "saved_model.pb").is_file()
     assert metadata["format"] == "tf_saved_model_int8"
     assert metadata["quantization"]["calibration_samples"] == 32
-    assert metadata["quantization"]["int8_op_types"]["_FusedQuantizedDepthwiseConv2D"] == 17
+    # MobileNetV2 has 17 depthwise convolutions; those among the two nearest the input stay FP32.
+    int8_depthwise = metadata["quantization"]["int8_op_types"]["_FusedQuantizedDepthwiseConv2D"]
+    fp32_depthwise = metadata["quantization"]["fp32_op_types"].get("DepthwiseConv2dNative", {}).get("count", 0)
+    assert int8_depthwise + fp32_depthwise == 17
+    assert int8_depthwise >= 15
     assert all(entry["reason"] for entry in metadata["quantization"]["fp32_op_types"].values())
 
 
