@@ -11,7 +11,7 @@ import pytest
 
 from conftest import TRAINING_CLASSES
 from tl_engine.dataset_factory import load_dataset
-from tl_engine.errors import ArtifactError, DatasetError
+from tl_engine.errors import ArtifactError, DatasetError, WeightsNotFoundError
 from tl_engine.model_factory import get_model, load_model
 from tl_engine.store import METADATA_FILE, read_metadata
 
@@ -227,3 +227,58 @@ def test_tfds_dataset_without_files_names_dataset_and_fix(tmp_path):
 
     assert str(tmp_path) in str(excinfo.value)
     assert not (tmp_path / "beans" / "train").exists()
+
+
+@pytest.mark.parametrize("name", ["resnet50", "densenet121", "xception", "convnext_tiny"])
+def test_keras_application_input_matches_preprocess_input(name):
+    """The frozen mapping of [0, 1] images equals the Keras module's own `preprocess_input` of [0, 255] pixels."""
+    from tl_engine.catalog import find_model
+    from tl_engine.models.keras_applications import application_backbone
+    from tl_engine.tf_runtime import tf_keras
+
+    entry = find_model(name, "tensorflow")
+    size = 75 if name == "xception" else 32
+    backbone = application_backbone(entry, size, trainable=False, weights=None)
+    images = np.random.default_rng(0).uniform(0.0, 1.0, (2, size, size, 3)).astype(np.float32)
+    module = getattr(tf_keras().applications, entry.hub_id.split(".")[0])
+
+    mapped = backbone.get_layer("preprocess_input")(images).numpy()
+
+    assert np.allclose(mapped, np.asarray(module.preprocess_input(images * 255.0)), atol=1e-3)
+    assert backbone.output_shape[-1] > 0
+    assert not backbone.trainable_weights
+
+
+def test_keras_application_model_reloads_without_python_code(tmp_path, split_dataset_dir):
+    from tl_engine.catalog import find_model
+    from tl_engine.models.keras_applications import application_backbone
+    from tl_engine.models.tf_image import TFImageClassifier
+
+    entry = find_model("resnet50", "tensorflow")
+    model = TFImageClassifier(entry, image_size=32, pretrained=False)
+    model.backbone = application_backbone(entry, 32, trainable=False, weights=None)
+    model.feature_dim = int(model.backbone.output_shape[-1])
+    model.set_classes(["bag", "dress", "sneaker"])
+    model.export(tmp_path / "resnet50")
+
+    loaded = load_model(tmp_path / "resnet50")
+
+    batch = np.random.default_rng(0).uniform(0.0, 1.0, (2, 32, 32, 3)).astype(np.float32)
+    assert np.array_equal(loaded.predict_logits(batch).numpy(), model.predict_logits(batch).numpy())
+
+
+def test_keras_application_without_weights_or_network_names_file(tmp_path, monkeypatch):
+    from tf_keras.src.utils import data_utils
+
+    def refuse_download(*args, **kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/: no network in this test")
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(data_utils, "get_file", refuse_download)
+
+    with pytest.raises(WeightsNotFoundError) as excinfo:
+        get_model("resnet50", "tensorflow", image_size=32)
+
+    message = str(excinfo.value)
+    assert "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
+    assert str(tmp_path / ".keras" / "models") in message

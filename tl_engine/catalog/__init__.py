@@ -82,6 +82,8 @@ def weights_available(entry: ModelEntry) -> bool:
         return any(repo.glob("*/model.safetensors")) or any(repo.glob("*/pytorch_model.bin"))
     if entry.hub == "tfhub":
         return (tfhub_module_dir(entry.hub_id) / "saved_model.pb").is_file()
+    if entry.hub == "keras_applications":
+        return (Path("~/.keras/models").expanduser() / entry.weights_file).is_file()
     return bool(entry.weights_file) and (torch_hub_dir() / "checkpoints" / entry.weights_file).is_file()
 
 

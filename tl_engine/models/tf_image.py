@@ -55,6 +55,8 @@ def converted_backbone_note(handle: str) -> dict | None:
     """Return the note `tl setup` left beside a cached hub module it converted from other weights, if any."""
     from tl_engine.models.tf_hub import CONVERSION_FILE
 
+    if not handle.startswith(("http://", "https://")):
+        return None
     path = tfhub_module_dir(handle) / CONVERSION_FILE
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -87,9 +89,14 @@ class TFImageClassifier(ImageClassifier):
             self._load_backbone(trainable=False)
 
     def _load_backbone(self, trainable: bool) -> None:
-        from tl_engine.models.tf_hub import hub_layer
+        if self.entry.hub == "keras_applications":
+            from tl_engine.models.keras_applications import application_backbone
 
-        self.backbone = hub_layer(self.entry.hub_id, trainable=trainable)
+            self.backbone = application_backbone(self.entry, self.image_size, trainable)
+        else:
+            from tl_engine.models.tf_hub import hub_layer
+
+            self.backbone = hub_layer(self.entry.hub_id, trainable=trainable)
         self._functions.clear()
         probe = np.zeros((1, self.image_size, self.image_size, 3), dtype=np.float32)
         self.feature_dim = int(self.backbone(probe).shape[-1])
