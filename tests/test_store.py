@@ -233,3 +233,19 @@ def test_fingerprint_changes_with_values(changed):
 
 def test_fingerprint_keeps_list_order():
     assert fingerprint(["coat", "sandal"]) != fingerprint(["sandal", "coat"])
+
+
+def test_written_artifacts_follow_umask(tmp_path):
+    import os
+
+    from tl_engine.store import write_json_atomic
+
+    previous = os.umask(0o022)
+    try:
+        with atomic_directory(tmp_path / "model") as temporary:
+            write_json_atomic(temporary / "tl_metadata.json", {"model_name": "m"})
+    finally:
+        os.umask(previous)
+
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "model" / "tl_metadata.json").stat().st_mode & 0o777 == 0o644

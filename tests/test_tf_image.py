@@ -282,3 +282,14 @@ def test_keras_application_without_weights_or_network_names_file(tmp_path, monke
     message = str(excinfo.value)
     assert "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
     assert str(tmp_path / ".keras" / "models") in message
+
+
+def test_predict_takes_tf_dataset_batch(trained):
+    model, dataset = trained
+    images, _ = next(iter(dataset.tf_dataset("test")))
+
+    from_tf = model.predict(images, top_k=1)
+    from_loader = model.predict(dataset.get_batch("test")[0], top_k=1)
+
+    assert [p["class_name"] for p in from_tf] == [p["class_name"] for p in from_loader]
+    assert [p["class_name"] for p in model.predict(images.numpy())] == [p["class_name"] for p in from_tf]

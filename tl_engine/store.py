@@ -32,10 +32,25 @@ def fingerprint(*parts) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _umask() -> int:
+    """Return the process umask, read from /proc where possible: setting it to read it races other threads."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: Path, data) -> None:
     """Write JSON to `path` through a temporary file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    # mkstemp creates the file readable by its owner only; give it the usual permissions instead.
+    os.chmod(temporary, 0o666 & ~_umask())
     with os.fdopen(handle, "w") as stream:
         json.dump(data, stream, indent=2, default=str)
     os.replace(temporary, path)
@@ -108,6 +123,8 @@ def atomic_directory(final: Path, staging_root: Path | None = None) -> Iterator[
     staging_root.mkdir(parents=True, exist_ok=True)
     try:
         temporary = Path(tempfile.mkdtemp(dir=staging_root, prefix=f".{final.name}.tmp-"))
+        # mkdtemp creates the folder for its owner only; a model folder is shared like any other.
+        temporary.chmod(0o777 & ~_umask())
     except PermissionError as exc:
         raise ArtifactError(f"Cannot write to {staging_root}: permission denied. Choose a writable directory.") from exc
     try:
@@ -151,6 +168,7 @@ class ArtifactStore:
         pointer = self.root / kind / partition / "LATEST"
         pointer.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=pointer.parent, prefix=".LATEST.")
+        os.chmod(temporary, 0o666 & ~_umask())
         with os.fdopen(handle, "w") as stream:
             stream.write(fingerprint_ + "\n")
         os.replace(temporary, pointer)

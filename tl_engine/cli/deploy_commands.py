@@ -54,8 +54,10 @@ def quantize(model_dir: Path, dataset_dir: Path, output_dir: Path, calibration_s
               help="Timed forward passes per batch size; the median is reported.")
 @click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True, help="Untimed passes first.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: every core).")
-@click.option("--eager", is_flag=True, help="Also time the FP32 model without torch.compile.")
-@click.option("--bf16", is_flag=True, help="Also time the FP32 model with bfloat16 weights, compiled.")
+@click.option("--eager", is_flag=True, help="Also time the FP32 model uncompiled (PyTorch eager, or the Keras model "
+              "called directly).")
+@click.option("--bf16", is_flag=True, help="Also time the FP32 model in bfloat16, compiled (bfloat16 weights in "
+              "PyTorch, oneDNN's bfloat16 rewrite in TensorFlow).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @config_option
 @output_options
@@ -67,11 +69,11 @@ def benchmark(model_dir: Path, int8_model_dir: Path | None, batch_sizes: tuple[i
     from tl_engine.benchmark import benchmark_model
     from tl_engine.store import FP32_FORMATS, INT8_FORMATS, describe_format, read_metadata
 
-    for directory, option, expected in ((model_dir, "--model-dir", FP32_FORMATS),
-                                        (int8_model_dir, "--int8-model-dir", INT8_FORMATS)):
+    for directory, option, expected, accepted in (
+            (model_dir, "--model-dir", FP32_FORMATS, "an FP32 model folder written by `tl train`"),
+            (int8_model_dir, "--int8-model-dir", INT8_FORMATS, "an INT8 model folder written by `tl quantize`")):
         found = read_metadata(directory).get("format") if directory is not None else expected[0]
         if found not in expected:
-            accepted = " or ".join(describe_format(name) for name in expected)
             raise click.BadParameter(f"{directory} contains {describe_format(found)}; {option} takes {accepted}.",
                                      param_hint=option)
     # (folder, compiled, bfloat16) per variant

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from tl_engine.catalog import ModelEntry
 from tl_engine.errors import DatasetError
 from tl_engine.models.classifier import Classifier
@@ -45,7 +47,8 @@ class ImageClassifier(Classifier):
                                f"{self.class_names}. Use a dataset with the same class folders.")
 
     def image_batch(self, inputs):
-        """Return a float32 batch tensor `[N, 3, H, W]` for one image path, a PIL image, a list of them, or a tensor."""
+        """Return a float32 batch tensor `[N, 3, H, W]` for one image path, a PIL image, a list of them, or a
+        preprocessed batch: a torch tensor, a NumPy array or a TensorFlow tensor (NHWC or NCHW)."""
         import torch
         from PIL import Image
 
@@ -54,6 +57,12 @@ class ImageClassifier(Classifier):
 
         if isinstance(inputs, torch.Tensor):
             return inputs if inputs.dim() == 4 else inputs.unsqueeze(0)
+        if isinstance(inputs, np.ndarray) or type(inputs).__module__.startswith("tensorflow"):
+            # An array or a TensorFlow tensor of preprocessed images: NHWC (TensorFlow's layout) or NCHW.
+            array = np.asarray(inputs, dtype=np.float32)
+            array = array if array.ndim == 4 else array[np.newaxis]
+            batch = torch.from_numpy(np.ascontiguousarray(array))
+            return batch.permute(0, 3, 1, 2).contiguous() if array.shape[-1] == 3 else batch
         items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         transform = build_transform(self.preprocessing)
         images = []
@@ -65,6 +74,7 @@ class ImageClassifier(Classifier):
     def predict(self, inputs, top_k: int = 1) -> list[dict]:
         """Predict classes for a batch tensor, one image path, a PIL image, or a list of paths or images.
 
+        A preprocessed batch may be a torch tensor, a NumPy array or a TensorFlow tensor, NHWC or NCHW.
         Returns one dictionary per input: `class_name`, `probability` and the `top_k` classes.
         """
         return self.rank(self.predict_logits(self.image_batch(inputs)), top_k)

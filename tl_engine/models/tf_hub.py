@@ -22,6 +22,16 @@ logger = logging.getLogger(__name__)
 CONVERSION_FILE = "tl_converted.json"
 
 
+def _cache_fix(handle: str) -> str:
+    """Say how to fill the cache for `handle`: `tl setup` can only for the handles it converts."""
+    from tl_engine.models.tf_converted import MOBILENET_V2_HANDLE
+
+    if handle == MOBILENET_V2_HANDLE:
+        return "Run `make setup` (or `tl setup`) to seed the cache, or connect to the network."
+    return ("Connect to the network once so that TensorFlow Hub downloads it, or copy the model's SavedModel "
+            "into that folder; `tl setup` seeds only mobilenet_v2 (tensorflow).")
+
+
 def hub_layer(handle: str, trainable: bool):
     """Return `hub.KerasLayer(handle, trainable=trainable)`, loaded from the cache or downloaded.
 
@@ -44,7 +54,7 @@ def hub_layer(handle: str, trainable: bool):
             raise
         raise WeightsNotFoundError(
             f"TensorFlow Hub model {handle} was not found in the cache folder {module_dir} and the download "
-            f"failed ({exc}). Run `make setup` (or `tl setup`) to seed the cache, or connect to the network."
+            f"failed ({exc}). {_cache_fix(handle)}"
         ) from exc
 
 
