@@ -217,3 +217,16 @@ def test_seed_without_torch_weights_raises(monkeypatch, tmp_path):
     assert str(missing) in str(raised.value)
     assert "make setup" in str(raised.value)
     assert not tfhub_module_dir(MOBILENET_V2_HANDLE).exists()
+
+
+def test_uncached_other_handle_names_network_fix(monkeypatch, tmp_path, offline_tfhub):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+    handle = "https://tfhub.dev/google/imagenet/resnet_v2_50/feature_vector/5"
+
+    with pytest.raises(WeightsNotFoundError) as raised:
+        hub_layer(handle, trainable=False)
+
+    message = str(raised.value)
+    assert handle in message
+    assert "Connect to the network once" in message
+    assert "seeds only mobilenet_v2" in message
