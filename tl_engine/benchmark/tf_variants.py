@@ -84,22 +84,10 @@ def folded_graph_function(saved_model: Path):
     import tempfile
 
     from neural_compressor.tensorflow.quantization.utils.graph_rewriter.generic.pre_optimize import PreOptimization
-    from neural_compressor.tensorflow.utils import Model
 
-    from tl_engine.quantization.tf_int8 import freeze_serving_graph, graph_function
+    from tl_engine.quantization.tf_int8 import freeze_serving_graph, graph_function, inc_graph_model
 
     frozen = freeze_serving_graph(saved_model)
     with tempfile.TemporaryDirectory(prefix="tl-fold-") as workspace:
-        model = Model(frozen.graph_def, conf={"workspace_path": workspace})
-        model.input_tensor_names = [frozen.input_name]
-        model.output_tensor_names = [frozen.output_name]
-        folded = PreOptimization(model, False, "cpu").get_optimized_model().graph_def
+        folded = PreOptimization(inc_graph_model(frozen, workspace), False, "cpu").get_optimized_model().graph_def
     return graph_function(folded, frozen.input_name, frozen.output_name)
-
-
-def serving_function(loaded):
-    """Return a function from an image batch to logits, from a loaded SavedModel's `serving_default` signature."""
-    serving = loaded.signatures["serving_default"]
-    (input_name,) = serving.structured_input_signature[1]
-    (output_name,) = serving.structured_outputs
-    return lambda images: serving(**{input_name: images})[output_name]

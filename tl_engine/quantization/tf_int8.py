@@ -253,6 +253,17 @@ def convolutions_nearest_input(graph_def, input_name: str, count: int) -> list[s
     return found
 
 
+def inc_graph_model(frozen: FrozenGraph, workspace: str):
+    """Wrap a frozen graph as Neural Compressor's TensorFlow `Model`, writing its temporary files to `workspace`."""
+    from neural_compressor.tensorflow.utils import Model
+
+    model = Model(frozen.graph_def, conf={"workspace_path": workspace})
+    model.workspace_path = workspace
+    model.input_tensor_names = [frozen.input_name]
+    model.output_tensor_names = [frozen.output_name]
+    return model
+
+
 def quantize_graph(frozen: FrozenGraph, images: np.ndarray, per_channel: bool = True, fused_ops: bool = True,
                    fp32_op_names: Iterable[str] = ()):
     """Quantize a frozen graph with INC static INT8, calibrated on `images`, leaving `fp32_op_names` in FP32.
@@ -260,7 +271,7 @@ def quantize_graph(frozen: FrozenGraph, images: np.ndarray, per_channel: bool = 
     Returns INC's quantized model and whether the fused INT8 ops were enabled.
     """
     from neural_compressor.tensorflow import StaticQuantConfig, quantize_model
-    from neural_compressor.tensorflow.utils import BaseDataLoader, Model
+    from neural_compressor.tensorflow.utils import BaseDataLoader
 
     # INC logs each pass at INFO through its own handler; follow this module's log level instead.
     logging.getLogger("neural_compressor").setLevel(logger.getEffectiveLevel())
@@ -273,11 +284,7 @@ def quantize_graph(frozen: FrozenGraph, images: np.ndarray, per_channel: bool = 
     # current directory, and under the model's workspace_path, which defaults to the current directory.
     with tempfile.TemporaryDirectory(prefix="tl-inc-") as workspace, _inc_fused_ops(fused_ops) as fused, \
             _calibration_read_from_stderr():
-        model = Model(frozen.graph_def, conf={"workspace_path": workspace})
-        model.workspace_path = workspace
-        model.input_tensor_names = [frozen.input_name]
-        model.output_tensor_names = [frozen.output_name]
-        quantized = quantize_model(model, config, calib_dataloader=loader,
+        quantized = quantize_model(inc_graph_model(frozen, workspace), config, calib_dataloader=loader,
                                    calib_iteration=-(-len(images) // batch_size))
     if quantized is None:
         raise TLError("Neural Compressor failed to quantize the graph, and its log above has the reason. "
