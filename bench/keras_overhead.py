@@ -1,8 +1,8 @@
 """Engine overhead in TensorFlow: tl's loops against Keras' own `predict`, `fit` and `evaluate`.
 
 Each pair does the same work at the same batch size and thread count: the same TensorFlow Hub
-backbone and head, the same images read by the same loader. The tl side is the public API
-(`model.extract_features`, `model.train` on cached features, `model.evaluate`); the Keras side is
+backbone and head, the same images read by the same loader. The tl side is the public API:
+`model.extract_features`, `model.train` on cached features and `model.evaluate`. The Keras side is
 what a Keras user writes: `backbone.predict`, `head.fit` with a validation set, `model.evaluate`.
 The two sides take turns going first, and each figure is the median of the repeats.
 """

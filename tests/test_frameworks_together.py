@@ -48,7 +48,7 @@ def test_triton_after_tensorflow_crashes_without_tl():
 
 
 @pytest.mark.slow
-def test_tensorflow_model_then_compiled_torch_model_in_one_process(tfhub_cache):
+def test_tensorflow_then_compiled_torch_one_process(tfhub_cache):
     completed = run_python(TENSORFLOW_THEN_TORCH)
 
     assert completed.returncode == 0, completed.stderr[-3000:]

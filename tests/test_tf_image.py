@@ -270,11 +270,11 @@ def test_keras_application_model_reloads_without_python_code(tmp_path, split_dat
 def test_keras_application_without_weights_or_network_names_file(tmp_path, monkeypatch):
     from tf_keras.src.utils import data_utils
 
-    def refuse_download(*args, **kwargs):
+    def fail_download(*args, **kwargs):
         raise Exception("URL fetch failure on https://storage.googleapis.com/: no network in this test")
 
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(data_utils, "get_file", refuse_download)
+    monkeypatch.setattr(data_utils, "get_file", fail_download)
 
     with pytest.raises(WeightsNotFoundError) as excinfo:
         get_model("resnet50", "tensorflow", image_size=32)

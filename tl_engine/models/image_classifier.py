@@ -1,12 +1,15 @@
-"""What every image classifier shares, whatever its framework: preprocessing, dataset checks, inputs, metadata.
+"""The part of an image classifier that every framework shares: preprocessing, dataset checks, the
+training flow, inputs and metadata.
 
 A framework subclass provides `backbone`, `head`, `model`, `feature_dim`, `set_classes`,
-`extract_features`, `train`, `predict_logits`, `save_to` and `load`. It reads images through the
+`extract_features`, the training hooks (`_prepare_backbone`, `_init_norm_from_features`,
+`_fit_head`, `_fit_full`, `_finish_training`), `predict_logits`, `save_to` and `load`. It reads images through the
 dataset's shared loader, so one validation of folders, files and classes serves every framework.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +48,38 @@ class ImageClassifier(Classifier):
         if self.class_names and list(dataset.class_names) != self.class_names:
             raise DatasetError(f"The dataset's classes {dataset.class_names} differ from the model's classes "
                                f"{self.class_names}. Use a dataset with the same class folders.")
+
+    def train(self, dataset, output_dir: str | Path | None = None, epochs: int = 10, learning_rate: float = 1e-3,
+              batch_size: int | None = None, seed: int = 0, fine_tune: bool = False,
+              features: dict[str, tuple[np.ndarray, np.ndarray]] | None = None, progress: bool = False) -> list[dict]:
+        """Train a new head (frozen backbone, the default) or the whole network (`fine_tune=True`).
+
+        `features` takes cached backbone outputs per subset ({"train": (x, y), "validation": (x, y)})
+        so a head retrain does not run the backbone again. When `output_dir` is given the trained
+        model is exported there. Returns the per-epoch history.
+        """
+        self._prepare_backbone(fine_tune)
+        self.start_training(dataset, batch_size, seed)
+        started = time.perf_counter()
+        if fine_tune:
+            self._init_norm_from_features(self.extract_features(dataset, "train", progress)[0])
+            self.history = self._fit_full(dataset, epochs, learning_rate, seed, progress)
+        else:
+            if features is None:
+                features = {subset: self.extract_features(dataset, subset, progress)
+                            for subset in ("train", "validation") if dataset.splits[subset]}
+            self._init_norm_from_features(features["train"][0])
+            self.history = self._fit_head(features, epochs, dataset.batch_size, learning_rate, seed, progress)
+        self._finish_training()
+        self.training_settings = {"epochs": epochs, "learning_rate": learning_rate, "batch_size": dataset.batch_size,
+                                  "seed": seed, "fine_tune": fine_tune,
+                                  "seconds": round(time.perf_counter() - started, 2)}
+        if output_dir is not None:
+            self.export(output_dir)
+        return self.history
+
+    def _finish_training(self) -> None:
+        """Put the model back in inference mode after training; nothing to do unless a framework needs it."""
 
     def image_batch(self, inputs):
         """Return a float32 batch tensor `[N, 3, H, W]` for one image path, a PIL image, a list of them, or a

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -149,39 +148,24 @@ class TFImageClassifier(ImageClassifier):
             position = end
         return features, labels
 
-    def train(self, dataset, output_dir: str | Path | None = None, epochs: int = 10, learning_rate: float = 1e-3,
-              batch_size: int | None = None, seed: int = 0, fine_tune: bool = False,
-              features: dict[str, tuple[np.ndarray, np.ndarray]] | None = None, progress: bool = False) -> list[dict]:
-        """Train a new head (frozen backbone, the default) or the whole network (`fine_tune=True`).
-
-        The arguments and the returned per-epoch history are those of the PyTorch image classifier.
-        """
+    def _prepare_backbone(self, fine_tune: bool) -> None:
         if self._from_export:
             raise ArtifactError(f"{self.name} was loaded from an export, which has no hub backbone to train. "
                                 f"Train a new model: get_model({self.name!r}, 'tensorflow').")
-        if fine_tune and not self.backbone.trainable:
-            self._load_backbone(trainable=True)
-        elif not fine_tune and self.backbone.trainable:
-            self._load_backbone(trainable=False)
-        self.start_training(dataset, batch_size, seed)
-        started = time.perf_counter()
-        if fine_tune:
-            self._init_norm_from_features(self.extract_features(dataset, "train", progress)[0])
-            self.history = tf_training.fit_full(self.model, dataset, epochs, learning_rate, seed, progress)
-        else:
-            if features is None:
-                features = {subset: self.extract_features(dataset, subset, progress)
-                            for subset in ("train", "validation") if dataset.splits[subset]}
-            self._init_norm_from_features(features["train"][0])
-            self.history = tf_training.fit_head(self.head, features["train"], features.get("validation"), epochs,
-                                                dataset.batch_size, learning_rate, seed, progress)
+        if fine_tune != self.backbone.trainable:
+            self._load_backbone(trainable=fine_tune)
+
+    def _fit_full(self, dataset, epochs: int, learning_rate: float, seed: int, progress: bool) -> list[dict]:
+        return tf_training.fit_full(self.model, dataset, epochs, learning_rate, seed, progress)
+
+    def _fit_head(self, features: dict, epochs: int, batch_size: int, learning_rate: float, seed: int,
+                  progress: bool) -> list[dict]:
+        return tf_training.fit_head(self.head, features["train"], features.get("validation"), epochs, batch_size,
+                                    learning_rate, seed, progress)
+
+    def _finish_training(self) -> None:
+        # The cached graphs traced the weights before training; trace them again on the next call.
         self._functions.clear()
-        self.training_settings = {"epochs": epochs, "learning_rate": learning_rate, "batch_size": dataset.batch_size,
-                                  "seed": seed, "fine_tune": fine_tune,
-                                  "seconds": round(time.perf_counter() - started, 2)}
-        if output_dir is not None:
-            self.export(output_dir)
-        return self.history
 
     def _init_norm_from_features(self, train_features: np.ndarray) -> None:
         self.head.get_layer("norm").adapt(train_features, batch_size=1024)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,38 +99,20 @@ class TorchImageClassifier(ImageClassifier):
                 position = end
         return features, labels
 
-    def train(self, dataset, output_dir: str | Path | None = None, epochs: int = 10, learning_rate: float = 1e-3,
-              batch_size: int | None = None, seed: int = 0, fine_tune: bool = False,
-              features: dict[str, tuple[np.ndarray, np.ndarray]] | None = None, progress: bool = False) -> list[dict]:
-        """Train a new head (frozen backbone, the default) or the whole network (`fine_tune=True`).
+    def _prepare_backbone(self, fine_tune: bool) -> None:
+        for parameter in self.backbone.parameters():
+            parameter.requires_grad_(fine_tune)
 
-        `features` takes cached backbone outputs per subset ({"train": (x, y), "validation": (x, y)})
-        so a head retrain does not run the backbone again. When `output_dir` is given the trained
-        model is exported there. Returns the per-epoch history.
-        """
-        self.start_training(dataset, batch_size, seed)
-        started = time.perf_counter()
-        if fine_tune:
-            for parameter in self.backbone.parameters():
-                parameter.requires_grad_(True)
-            self._init_norm_from_features(self.extract_features(dataset, "train", progress)[0])
-            self.history = torch_training.fit_full(self.model, dataset, epochs, learning_rate, seed, progress)
-        else:
-            for parameter in self.backbone.parameters():
-                parameter.requires_grad_(False)
-            if features is None:
-                features = {subset: self.extract_features(dataset, subset, progress)
-                            for subset in ("train", "validation") if dataset.splits[subset]}
-            self._init_norm_from_features(features["train"][0])
-            self.history = torch_training.fit_head(self.head, features["train"], features.get("validation"), epochs,
-                                                   dataset.batch_size, learning_rate, seed, progress)
+    def _fit_full(self, dataset, epochs: int, learning_rate: float, seed: int, progress: bool) -> list[dict]:
+        return torch_training.fit_full(self.model, dataset, epochs, learning_rate, seed, progress)
+
+    def _fit_head(self, features: dict, epochs: int, batch_size: int, learning_rate: float, seed: int,
+                  progress: bool) -> list[dict]:
+        return torch_training.fit_head(self.head, features["train"], features.get("validation"), epochs, batch_size,
+                                       learning_rate, seed, progress)
+
+    def _finish_training(self) -> None:
         self.backbone.eval()
-        self.training_settings = {"epochs": epochs, "learning_rate": learning_rate, "batch_size": dataset.batch_size,
-                                  "seed": seed, "fine_tune": fine_tune,
-                                  "seconds": round(time.perf_counter() - started, 2)}
-        if output_dir is not None:
-            self.export(output_dir)
-        return self.history
 
     def _init_norm_from_features(self, train_features: np.ndarray) -> None:
         norm = self.head.norm
