@@ -59,10 +59,10 @@ def quantized_model_inputs(task: TaskSettings, model_fp: str) -> dict:
             "quantization": task.quantization.model_dump()}
 
 
-def benchmark_report_inputs(task: TaskSettings, model_fp: str, int8_fp: str) -> dict:
-    # A report made where IPEX is installed measures more variants, so it is a different report.
+def benchmark_report_inputs(task: TaskSettings, framework: str, model_fp: str, int8_fp: str) -> dict:
+    # A PyTorch report made where IPEX is installed measures more variants, so it is a different report.
     return {"code": CODE_VERSIONS["benchmark_report"], "finetuned_model": model_fp, "quantized_model": int8_fp,
-            "benchmark": task.benchmark.model_dump(), "ipex": ipex_available()}
+            "benchmark": task.benchmark.model_dump(), "ipex": framework == "pytorch" and ipex_available()}
 
 
 def leaderboard_inputs(reports: dict[str, str]) -> dict:

@@ -65,7 +65,7 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
     int8_dir = store.require_latest("quantized_model", partition)
     evaluation = read_metadata(store.require_latest("evaluation", partition))
     settings = task.benchmark
-    inputs = fingerprints.benchmark_report_inputs(task, fp32_dir.name, int8_dir.name)
+    inputs = fingerprints.benchmark_report_inputs(task, framework, fp32_dir.name, int8_dir.name)
     fp = fingerprint(inputs)
     reused = reuse_if_built(store, "benchmark_report", partition, fp)
     if reused:
