@@ -26,6 +26,9 @@ MEASUREMENTS = {
     "ipex": "bench.ipex",
 }
 
+# The measurements that train a model, and so take `--epochs`.
+TRAINING_MEASUREMENTS = {"cached-features", "engine-overhead", "keras-overhead", "scale"}
+
 
 def positive_int(text: str) -> int:
     """Parse a command-line value that must be a whole number of at least 1."""
@@ -50,8 +53,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         command.add_argument("--batch-size", type=positive_int, default=64,
                              help="batch size of training and feature extraction (default: 64); "
                                   "inference variants are timed at batches 1 and 32")
-        command.add_argument("--epochs", type=positive_int, nargs="+",
-                             help="epoch counts to measure, for the measurements that train")
+        if name in TRAINING_MEASUREMENTS:
+            command.add_argument("--epochs", type=positive_int, nargs="+", help="epoch counts to measure")
         command.add_argument("--work-dir", type=Path, help="where datasets (and, where trained, models) are written "
                              "(default: a temporary folder, removed afterwards)")
         module.add_arguments(command)
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
     module = importlib.import_module(MEASUREMENTS[args.measurement])
     threads = common.set_threads(args.threads)
+    logging.getLogger("bench").info("Measuring %s in %s mode with %d threads; the table follows when it ends",
+                                    args.measurement, "quick" if args.quick else "full", threads)
     started = time.perf_counter()
     from tl_engine.errors import TLError
 

@@ -7,7 +7,9 @@ import logging
 import os
 import platform
 import resource
+import statistics
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,3 +106,33 @@ def print_table(title: str, rows: list[dict], columns: list[str]) -> None:
     from tl_engine.pipeline.report_steps import markdown_table
 
     sys.stdout.write(f"\n{title}\n\n{markdown_table(rows, columns)}\n")
+
+
+def add_overhead_arguments(parser) -> None:
+    """Add the options that both engine overhead measurements take."""
+    parser.add_argument("--samples", type=int, help="images in the dataset (quick: 300, full: 1000)")
+    parser.add_argument("--image-size", type=int, help="input size in pixels (quick: 64, full: 128)")
+    parser.add_argument("--repeats", type=int, help="repeats per loop (quick: 3, full: 4)")
+
+
+def timed(function) -> float:
+    """Run `function` once; return the seconds it took."""
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def paired_medians(tl_side, other_side, repeats: int) -> tuple[float, float]:
+    """Time two callables `repeats` times each; return the median seconds of each.
+
+    The side that runs first alternates, so that neither gains from going second.
+    """
+    tl_times, other_times = [], []
+    for repeat in range(repeats):
+        if repeat % 2 == 0:
+            tl_times.append(timed(tl_side))
+            other_times.append(timed(other_side))
+        else:
+            other_times.append(timed(other_side))
+            tl_times.append(timed(tl_side))
+    return statistics.median(tl_times), statistics.median(other_times)

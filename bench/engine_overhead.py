@@ -10,8 +10,6 @@ repeats.
 from __future__ import annotations
 
 import copy
-import statistics
-import time
 
 import torch
 from torch import nn
@@ -25,15 +23,7 @@ FULL = {"samples": 1000, "image_size": 128, "epochs": 2, "repeats": 4}
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--samples", type=int, help="images in the dataset (quick: 300, full: 1000)")
-    parser.add_argument("--image-size", type=int, help="input size in pixels (quick: 64, full: 128)")
-    parser.add_argument("--repeats", type=int, help="repeats per loop (quick: 3, full: 4)")
-
-
-def _timed(function) -> float:
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
+    common.add_overhead_arguments(parser)
 
 
 def hand_features(backbone: nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]:
@@ -131,16 +121,7 @@ def run(args, quick: bool) -> dict:
     common.warm_up(model.model, dataset)
     rows = []
     for loop, (tl_side, hand_side) in _loops(model, dataset, epochs, args.batch_size).items():
-        tl_times, hand_times = [], []
-        for repeat in range(repeats):
-            # The side that runs first alternates, so that neither gains from going second.
-            if repeat % 2 == 0:
-                tl_times.append(_timed(tl_side))
-                hand_times.append(_timed(hand_side))
-            else:
-                hand_times.append(_timed(hand_side))
-                tl_times.append(_timed(tl_side))
-        tl_seconds, hand_seconds = statistics.median(tl_times), statistics.median(hand_times)
+        tl_seconds, hand_seconds = common.paired_medians(tl_side, hand_side, repeats)
         rows.append({"loop": loop, "tl_seconds": round(tl_seconds, 3), "hand_seconds": round(hand_seconds, 3),
                      "overhead_pct": round(100 * (tl_seconds / hand_seconds - 1), 1),
                      "images": len(dataset.splits["train"]), "repeats": repeats, "threads": args.threads})

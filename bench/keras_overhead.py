@@ -9,9 +9,6 @@ The two sides take turns going first, and each figure is the median of the repea
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 
 from bench import common
@@ -23,15 +20,7 @@ FULL = {"samples": 1000, "image_size": 128, "epochs": 2, "repeats": 4}
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--samples", type=int, help="images in the dataset (quick: 300, full: 1000)")
-    parser.add_argument("--image-size", type=int, help="input size in pixels (quick: 64, full: 128)")
-    parser.add_argument("--repeats", type=int, help="repeats per loop (quick: 3, full: 4)")
-
-
-def _timed(function) -> float:
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
+    common.add_overhead_arguments(parser)
 
 
 def _loops(model, backbone_model, dataset, epochs: int, batch_size: int) -> dict[str, tuple]:
@@ -109,16 +98,7 @@ def run(args, quick: bool) -> dict:
     model.predict_logits(np.zeros((2, image_size, image_size, 3), dtype=np.float32))
     rows = []
     for loop, (tl_side, keras_side) in _loops(model, backbone_model, dataset, epochs, args.batch_size).items():
-        tl_times, keras_times = [], []
-        for repeat in range(repeats):
-            # The side that runs first alternates, so that neither gains from going second.
-            if repeat % 2 == 0:
-                tl_times.append(_timed(tl_side))
-                keras_times.append(_timed(keras_side))
-            else:
-                keras_times.append(_timed(keras_side))
-                tl_times.append(_timed(tl_side))
-        tl_seconds, keras_seconds = statistics.median(tl_times), statistics.median(keras_times)
+        tl_seconds, keras_seconds = common.paired_medians(tl_side, keras_side, repeats)
         rows.append({"loop": loop, "tl_seconds": round(tl_seconds, 3), "keras_seconds": round(keras_seconds, 3),
                      "overhead_pct": round(100 * (tl_seconds / keras_seconds - 1), 1),
                      "images": len(dataset.splits["train"]), "repeats": repeats, "threads": args.threads})

@@ -89,6 +89,17 @@ def test_cached_features_train_the_same_head(trained, training_dataset_dir):
     assert retrained.history == model.history
 
 
+def test_feature_files_train_the_same_head(trained, training_dataset_dir, tmp_path):
+    model, dataset = trained
+    features = {subset: model.extract_features(dataset, subset, to_file=tmp_path / f"{subset}.npy")
+                for subset in ("train", "validation")}
+    retrained = get_model("mobilenet_v2", "tensorflow", image_size=IMAGE_SIZE, head_hidden_units=64)
+
+    retrained.train(make_dataset(training_dataset_dir, retrained), epochs=3, seed=0, features=features)
+
+    assert retrained.history == model.history
+
+
 def test_predict_path_matches_batch(trained):
     model, dataset = trained
     index = dataset.splits["test"][0]

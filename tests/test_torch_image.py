@@ -16,7 +16,9 @@ from tl_engine.catalog import find_model
 from tl_engine.dataset_factory import load_dataset
 from tl_engine.datasets.torch_images import build_transform
 from tl_engine.errors import ArtifactError, CatalogError, WeightsNotFoundError
+from tl_engine.feature_files import FeatureFile
 from tl_engine.model_factory import get_model, load_model
+from tl_engine.models import image_classifier
 from tl_engine.models.torch_hub import build_classifier
 from tl_engine.store import METADATA_FILE
 
@@ -119,6 +121,32 @@ def test_train_seed_ignores_global_rng(training_dataset_dir, torch_hub_cache):
     second, _ = train_seeded(training_dataset_dir, global_seed=2)
 
     assert first.history == second.history
+
+
+def test_feature_files_train_the_same_head(trained, training_dataset_dir, tmp_path):
+    model, dataset = trained
+    features = {subset: model.extract_features(dataset, subset, to_file=tmp_path / f"{subset}.npy")
+                for subset in ("train", "validation")}
+    retrained = get_model("mobilenet_v2", "pytorch", image_size=64)
+
+    retrained.train(make_training_dataset(training_dataset_dir, retrained), epochs=3, seed=0, features=features)
+
+    assert isinstance(features["train"][0], FeatureFile)
+    assert retrained.history == model.history
+    inputs, _ = dataset.get_batch("test")
+    assert torch.equal(retrained.predict_logits(inputs), model.predict_logits(inputs))
+
+
+def test_large_features_train_from_a_temporary_file(trained, training_dataset_dir, monkeypatch, caplog):
+    model, dataset = trained
+    monkeypatch.setattr(image_classifier, "FEATURES_IN_MEMORY_LIMIT_BYTES", 0)
+    retrained = get_model("mobilenet_v2", "pytorch", image_size=64)
+
+    with caplog.at_level("INFO", logger="tl_engine.models.image_classifier"):
+        retrained.train(make_training_dataset(training_dataset_dir, retrained), epochs=3, seed=0)
+
+    assert "are read from" in caplog.text
+    assert retrained.history == model.history
 
 
 def test_train_takes_dataset_class_names(trained):

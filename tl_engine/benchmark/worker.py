@@ -94,13 +94,17 @@ def random_inputs(preprocessing: dict, batch_size: int):
     return torch.randn(batch_size, 3, size, size)
 
 
-def _image_batches(paths: list[str], preprocessing: dict, batch_size: int = 32) -> list[torch.Tensor]:
+def _image_loader(paths: list[str], labels: list[int], preprocessing: dict, batch_size: int = 32):
+    """Return a DataLoader of `(images, labels)` batches read from image files."""
     from torch.utils.data import DataLoader
 
     from tl_engine.datasets.torch_images import TorchImageDataset
 
-    loader = DataLoader(TorchImageDataset(paths, [0] * len(paths), preprocessing), batch_size=batch_size)
-    return [inputs for inputs, _ in loader]
+    return DataLoader(TorchImageDataset(paths, labels, preprocessing), batch_size=batch_size)
+
+
+def _image_batches(paths: list[str], preprocessing: dict, batch_size: int = 32) -> list[torch.Tensor]:
+    return [inputs for inputs, _ in _image_loader(paths, [0] * len(paths), preprocessing, batch_size)]
 
 
 def time_batches(module, preprocessing: dict, batch_size: int, warmup: int, iterations: int) -> dict:
@@ -122,8 +126,6 @@ def time_batches(module, preprocessing: dict, batch_size: int, warmup: int, iter
 def accuracy(module, preprocessing: dict, samples: list[tuple[str, int]], model_dir: str,
              batch_size: int = 32) -> float:
     """Top-1 accuracy on labelled samples: image file paths, or texts tokenized by the model folder's tokenizer."""
-    from torch.utils.data import DataLoader
-
     if preprocessing.get("kind") == "text":
         from transformers import AutoTokenizer
 
@@ -135,10 +137,8 @@ def accuracy(module, preprocessing: dict, samples: list[tuple[str, int]], model_
                                max_length=int(preprocessing["max_length"]), return_tensors="pt")
             batches.append((dict(inputs), torch.tensor([label for _, label in chunk])))
     else:
-        from tl_engine.datasets.torch_images import TorchImageDataset
-
-        dataset = TorchImageDataset([path for path, _ in samples], [label for _, label in samples], preprocessing)
-        batches = DataLoader(dataset, batch_size=batch_size)
+        batches = _image_loader([path for path, _ in samples], [label for _, label in samples], preprocessing,
+                                batch_size)
     correct = 0
     with torch.inference_mode():
         for inputs, labels in batches:

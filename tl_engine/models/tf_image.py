@@ -8,14 +8,15 @@ same way as for PyTorch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from tl_engine import feature_files
 from tl_engine.catalog import ModelEntry, tfhub_module_dir
 from tl_engine.errors import ArtifactError, DatasetError
 from tl_engine.models import tf_training
@@ -129,24 +130,11 @@ class TFImageClassifier(ImageClassifier):
             self._functions[name] = tensorflow().function(body, reduce_retracing=True)
         return self._functions[name]
 
-    def extract_features(self, dataset, subset: str, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Run the frozen backbone over one subset; return float32 features and int64 labels.
-
-        Images are read batch by batch into arrays allocated once, as in PyTorch.
-        """
-        self._check_dataset(dataset)
+    @contextlib.contextmanager
+    def _feature_extractor(self):
+        """Yield a function from an image batch to the frozen backbone's features as a NumPy array."""
         backbone = self._function("features", lambda images: self.backbone(images, training=False))
-        count = len(dataset.subset_indices(subset))
-        features = np.empty((count, self.feature_dim), dtype=np.float32)
-        labels = np.empty(count, dtype=np.int64)
-        position = 0
-        for inputs, batch_labels in tqdm(dataset.loader(subset), desc=f"features ({subset})", disable=not progress,
-                                         unit="batch"):
-            end = position + len(inputs)
-            features[position:end] = backbone(nhwc(inputs)).numpy()
-            labels[position:end] = np.asarray(batch_labels, dtype=np.int64)
-            position = end
-        return features, labels
+        yield lambda inputs: backbone(nhwc(inputs)).numpy()
 
     def _prepare_backbone(self, fine_tune: bool) -> None:
         if self._from_export:
@@ -167,8 +155,12 @@ class TFImageClassifier(ImageClassifier):
         # The cached graphs traced the weights before training; trace them again on the next call.
         self._functions.clear()
 
-    def _init_norm_from_features(self, train_features: np.ndarray) -> None:
-        self.head.get_layer("norm").adapt(train_features, batch_size=1024)
+    def _init_norm_from_features(self, train_features) -> None:
+        # Set the statistics that `adapt` would measure, read block by block so a FeatureFile works too.
+        mean, std = feature_files.mean_and_std(train_features)
+        norm = self.head.get_layer("norm")
+        norm.set_weights([mean, np.square(std), np.int64(len(train_features))])
+        norm.finalize_state()
 
     def predict_logits(self, inputs):
         """Return the logits of a batch (an NCHW torch tensor or an NHWC array) as a torch tensor."""

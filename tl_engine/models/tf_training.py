@@ -57,15 +57,50 @@ def _compile(model, learning_rate: float) -> None:
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 
 
-def fit_head(head, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray] | None,
-             epochs: int, batch_size: int, learning_rate: float, seed: int, progress: bool = False) -> list[dict]:
-    """Train a Keras head on cached backbone features (arrays of shape [samples, features] and [samples])."""
+def _feature_sequence(features, labels: np.ndarray, batch_size: int, seed: int | None):
+    """Return a Keras `Sequence` of `(features, labels)` batches of an array or a FeatureFile.
+
+    With a `seed`, the rows come in a new random order each epoch, from NumPy's generator, so an array
+    and a FeatureFile of the same rows train the same head. Without one, they come in order.
+    """
+    keras = tf_keras()
+
+    class FeatureSequence(keras.utils.Sequence):
+        def __init__(self):
+            super().__init__()
+            self.random = np.random.default_rng(seed)
+            self.order = self.random.permutation(len(labels)) if seed is not None else np.arange(len(labels))
+
+        def __len__(self):
+            return -(-len(labels) // batch_size)
+
+        def __getitem__(self, batch):
+            rows = self.order[batch * batch_size:(batch + 1) * batch_size]
+            return features[rows], labels[rows]
+
+        def on_epoch_end(self):
+            if seed is not None:
+                self.order = self.random.permutation(len(labels))
+
+    return FeatureSequence()
+
+
+def fit_head(head, train: tuple, validation: tuple | None, epochs: int, batch_size: int, learning_rate: float,
+             seed: int, progress: bool = False) -> list[dict]:
+    """Train a Keras head on cached backbone features: `(features, labels)` pairs, where the features
+    are an array of shape [samples, features] or a FeatureFile, and the labels an array of shape [samples].
+
+    Only one batch of features is read at a time.
+    """
     seed_everything(seed)
     _compile(head, learning_rate)
     history: list[dict] = []
-    validation_data = validation if validation is not None and len(validation[1]) else None
-    head.fit(train[0], train[1], batch_size=batch_size, epochs=epochs, shuffle=True, validation_data=validation_data,
-             callbacks=[_history_callback(history, "head training", epochs)], verbose=1 if progress else 0)
+    validation_data = None
+    if validation is not None and len(validation[1]):
+        validation_data = _feature_sequence(validation[0], np.asarray(validation[1]), batch_size, None)
+    head.fit(_feature_sequence(train[0], np.asarray(train[1]), batch_size, seed), epochs=epochs, shuffle=False,
+             validation_data=validation_data, callbacks=[_history_callback(history, "head training", epochs)],
+             verbose=1 if progress else 0)
     return history
 
 

@@ -39,11 +39,15 @@ def _run_epoch(model: nn.Module, batches, optimizer: torch.optim.Optimizer | Non
     return total_loss / max(count, 1), correct / max(count, 1)
 
 
-def _tensor_batches(features: torch.Tensor, labels: torch.Tensor, batch_size: int, generator=None):
+def _feature_batches(features, labels: torch.Tensor, batch_size: int, generator=None):
+    """Yield `(features, labels)` tensors of the rows in a random order (with `generator`) or in order.
+
+    `features` is an array or a FeatureFile, and only the rows of one batch are read at a time.
+    """
     order = torch.randperm(len(labels), generator=generator) if generator is not None else torch.arange(len(labels))
     for start in range(0, len(labels), batch_size):
         index = order[start:start + batch_size]
-        yield features[index], labels[index]
+        yield torch.from_numpy(features[index.numpy()]), labels[index]
 
 
 def fit(model: nn.Module, train_batches, validation_batches, epochs: int, learning_rate: float,
@@ -74,22 +78,23 @@ def fit(model: nn.Module, train_batches, validation_batches, epochs: int, learni
     return history
 
 
-def fit_head(head: nn.Module, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray] | None,
-             epochs: int, batch_size: int, learning_rate: float, seed: int, progress: bool = False) -> list[dict]:
-    """Train a head on cached backbone features (arrays of shape [samples, features] and [samples])."""
+def fit_head(head: nn.Module, train: tuple, validation: tuple | None, epochs: int, batch_size: int,
+             learning_rate: float, seed: int, progress: bool = False) -> list[dict]:
+    """Train a head on cached backbone features: `(features, labels)` pairs, where the features are
+    an array of shape [samples, features] or a FeatureFile, and the labels an array of shape [samples]."""
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
-    train_x, train_y = torch.from_numpy(train[0]), torch.from_numpy(train[1]).long()
+    train_x, train_y = train[0], torch.from_numpy(np.asarray(train[1])).long()
 
     def train_batches():
-        return _tensor_batches(train_x, train_y, batch_size, generator)
+        return _feature_batches(train_x, train_y, batch_size, generator)
 
     validation_batches = None
     if validation is not None and len(validation[1]):
-        validation_x, validation_y = torch.from_numpy(validation[0]), torch.from_numpy(validation[1]).long()
+        validation_x, validation_y = validation[0], torch.from_numpy(np.asarray(validation[1])).long()
 
         def validation_batches():
-            return _tensor_batches(validation_x, validation_y, batch_size)
+            return _feature_batches(validation_x, validation_y, batch_size)
 
     return fit(head, train_batches, validation_batches, epochs, learning_rate, progress=progress,
                description="head training")

@@ -158,9 +158,15 @@ def load_settings(path: str | Path | None = None) -> PipelineSettings:
 
     The file is `path`, else `$TL_PIPELINE_CONFIG`, else `configs/pipeline.yaml`.
     """
+    if path:
+        fix = "Check the path"
+    elif os.environ.get(CONFIG_ENV):
+        fix = f"Check ${CONFIG_ENV}"
+    else:
+        fix = f"Pass --config or set ${CONFIG_ENV}"
     path = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG).resolve()
     if not path.is_file():
-        raise ConfigError(f"Pipeline settings file not found: {path}. Pass --config or set ${CONFIG_ENV}.")
+        raise ConfigError(f"Pipeline settings file not found: {path}. {fix}.")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
         settings = PipelineSettings(**raw)

@@ -13,6 +13,7 @@ import numpy as np
 
 from tl_engine.catalog import find_model
 from tl_engine.datasets.splits import SPLIT_NAMES
+from tl_engine.feature_files import FeatureFile
 from tl_engine.metrics import plot_confusion_matrix, plot_training_curve
 from tl_engine.pipeline import fingerprints
 from tl_engine.pipeline.config import TaskSettings
@@ -23,7 +24,8 @@ from tl_engine.store import ArtifactStore, fingerprint, read_metadata
 
 logger = logging.getLogger(__name__)
 
-FEATURES_FILE = "features_{split}.npz"
+FEATURES_FILE = "features_{split}.npy"
+LABELS_FILE = "labels_{split}.npy"
 
 
 def _partition(task: TaskSettings, framework: str, model: str) -> str:
@@ -68,20 +70,22 @@ def build_features(task: TaskSettings, store: ArtifactStore, framework: str, mod
     with store.write("features", partition, fp, metadata) as (directory, meta):
         for split in SPLIT_NAMES:
             if dataset.splits[split]:
-                features, labels = classifier.extract_features(dataset, split, progress)
-                np.savez(directory / FEATURES_FILE.format(split=split), features=features, labels=labels)
+                features, labels = classifier.extract_features(dataset, split, progress,
+                                                               to_file=directory / FEATURES_FILE.format(split=split))
+                features.close()
+                np.save(directory / LABELS_FILE.format(split=split), labels, allow_pickle=False)
                 meta[f"{split}_samples"] = int(len(labels))
         meta["feature_dim"] = int(classifier.feature_dim)
     return built(store, "features", partition, fp)
 
 
-def _load_features(directory: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _load_features(directory: Path) -> dict[str, tuple[FeatureFile, np.ndarray]]:
+    """Open the cached features of each split for reading batch by batch; the labels are loaded whole."""
     cached = {}
     for split in SPLIT_NAMES:
         path = directory / FEATURES_FILE.format(split=split)
         if path.is_file():
-            with np.load(path, allow_pickle=False) as data:
-                cached[split] = (data["features"], data["labels"])
+            cached[split] = (FeatureFile(path), np.load(directory / LABELS_FILE.format(split=split), allow_pickle=False))
     return cached
 
 
@@ -107,6 +111,8 @@ def build_finetuned_model(task: TaskSettings, store: ArtifactStore, framework: s
     history = classifier.train(dataset, epochs=training.epochs, learning_rate=training.learning_rate,
                                seed=training.seed, fine_tune=training.fine_tune, features=features,
                                progress=progress)
+    for cached_features, _ in (features or {}).values():
+        cached_features.close()
     best = max(history, key=lambda row: row.get("validation_accuracy", 0.0))
     lineage = {"inputs": inputs, "task": task.name, "features_fingerprint": features_dir.name, "splits_fingerprint": splits_fp,
                "validation_accuracy": best.get("validation_accuracy")}
@@ -140,9 +146,12 @@ def build_evaluation(task: TaskSettings, store: ArtifactStore, framework: str, m
     return built(store, "evaluation", partition, fp)
 
 
-def held_out_samples(task: TaskSettings, store: ArtifactStore) -> list[tuple[str, int]]:
-    """Return the test split as `(image path or text, label)` pairs for the benchmark worker."""
-    dataset = load_task_dataset(task, store)
+def held_out_samples(task: TaskSettings, store: ArtifactStore, dataset=None) -> list[tuple[str, int]]:
+    """Return the test split as `(image path or text, label)` pairs for the benchmark worker.
+
+    `dataset` is the task's dataset if the caller has already loaded it.
+    """
+    dataset = dataset or load_task_dataset(task, store)
     use_case = use_case_of(task)
     return [(use_case.payload(dataset.samples[i]), dataset.labels[i]) for i in dataset.splits["test"]]
 

@@ -10,7 +10,7 @@ from tl_engine.store import ArtifactStore, read_metadata
 # Bump a step's version when its code changes what it writes. Every artifact that the older code
 # built then becomes stale, and so does everything downstream of it.
 CODE_VERSIONS = {
-    "raw_drop": "1", "dataset": "1", "splits": "1", "features": "1", "finetuned_model": "3",
+    "raw_drop": "1", "dataset": "1", "splits": "1", "features": "2", "finetuned_model": "4",
     "evaluation": "1", "quantized_model": "1", "benchmark_report": "4", "leaderboard": "1",
     "daily_evaluation": "1",
 }

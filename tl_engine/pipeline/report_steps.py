@@ -77,15 +77,17 @@ def build_benchmark_report(task: TaskSettings, store: ArtifactStore, framework: 
         harness_settings.threads = settings.threads
     use_case = use_case_of(task)
     variants = list(settings.variants)
-    if ipex_available() and framework == "pytorch":
+    with_ipex = ipex_available() and framework == "pytorch"
+    if with_ipex:
         variants += [name for name in use_case.ipex_variants if name not in variants]
-        dataset = load_task_dataset(task, store)
-        harness_settings.calibration = [use_case.payload(dataset.samples[i]) for i in dataset.splits["train"]
-                                        ][:task.quantization.calibration_samples]
     # FP32 and INT8 accuracies were measured by earlier steps; the other variants are measured here.
     measured = [name for name in variants if name.startswith(("bf16", "ipex"))]
+    dataset = load_task_dataset(task, store) if with_ipex or measured else None
+    if with_ipex:
+        harness_settings.calibration = [use_case.payload(dataset.samples[i]) for i in dataset.splits["train"]
+                                        ][:task.quantization.calibration_samples]
     report = benchmark_models(fp32_dir, int8_dir, harness_settings, variants=variants,
-                              samples=held_out_samples(task, store) if measured else None,
+                              samples=held_out_samples(task, store, dataset) if measured else None,
                               accuracy_variants=measured)
 
     int8 = read_metadata(int8_dir)
