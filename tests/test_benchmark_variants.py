@@ -103,3 +103,45 @@ def test_deployed_variant_skips_bf16_without_measured_accuracy():
     report = _report({"fp32_compiled": (300, None), "bf16_compiled": (400, None)})
 
     assert choose_deployed_variant(report, max_accuracy_drop=0.01)["variant"] == "fp32_compiled"
+
+
+class _SamePaddingConv(torch.nn.Conv2d):
+    """Pads in its own forward, as EfficientNet ports' Conv2dStaticSamePadding does."""
+
+    def __init__(self, channels, kernel_size, stride, pad):
+        super().__init__(channels, channels, kernel_size, stride, groups=channels, bias=False)
+        self.static_padding = torch.nn.ZeroPad2d(pad)
+
+    def forward(self, inputs):
+        return torch.nn.functional.conv2d(self.static_padding(inputs), self.weight, None, self.stride, 0, 1,
+                                          self.groups)
+
+
+@pytest.mark.parametrize("kernel_size, stride, pad", [(3, 1, (1, 1, 1, 1)), (3, 2, (0, 1, 0, 1)), (5, 2, (1, 2, 1, 2))])
+def test_plain_same_padding_conv_matches(kernel_size, stride, pad):
+    from tl_engine.benchmark.ipex_variants import _plain_same_padding_convs
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(_SamePaddingConv(8, kernel_size, stride, pad), torch.nn.BatchNorm2d(8)).eval()
+    inputs = torch.randn(2, 8, 32, 32)
+    expected = model(inputs)
+    assert _plain_same_padding_convs(model) == 1
+    assert type(model[0]) is torch.nn.Conv2d
+    assert not model[0].training
+    torch.testing.assert_close(model(inputs), expected)
+
+
+def test_plain_convolutions_keep_efficientnet_outputs(torch_hub_cache):
+    from tl_engine.benchmark.ipex_variants import _plain_same_padding_convs
+
+    backbone = get_model("efficientnet_lite0", "pytorch", image_size=64).backbone.eval()
+    inputs = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected = backbone(inputs)
+
+    replaced = _plain_same_padding_convs(backbone)
+
+    assert replaced == 49
+    assert not any(isinstance(module, torch.nn.ZeroPad2d) for module in backbone.modules())
+    with torch.inference_mode():
+        torch.testing.assert_close(backbone(inputs), expected, rtol=1e-4, atol=1e-4)

@@ -139,6 +139,7 @@ def test_graph_builds_leaderboard_row(built_graph):
     assert 0.0 <= rows[0]["int8_accuracy"] <= 1.0
     assert rows[0]["int8_throughput_b32"] is None  # batch 32 is not in the tiny settings
     assert rows[0]["deployed_variant"] in rows[0]["variants"].split(", ")
+    assert rows[0]["deployed_throughput"] > 0
     assert rows[0]["fp32_size_mb"] > 1
 
 

@@ -73,7 +73,9 @@ def load_variant(model_dir: str, variant: str, calibration: list[str] = ()):
         elif variant.startswith("ipex"):
             from tl_engine.benchmark.ipex_variants import build_ipex_variant
 
-            batches = _image_batches(calibration, metadata["preprocessing"]) if calibration else ()
+            # Only static INT8 calibrates, and only image models have it.
+            calibrated = variant == "ipex_int8" and calibration
+            batches = _image_batches(calibration, metadata["preprocessing"]) if calibrated else ()
             module = build_ipex_variant(module, variant, random_inputs(metadata["preprocessing"], 1), batches)
     if variant.endswith("compiled"):
         from torch._inductor import config as inductor_config

@@ -7,6 +7,7 @@ which lets the planner report which input changed.
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import asdict
 from pathlib import Path
 
@@ -54,9 +55,14 @@ def evaluation_inputs(model_fp: str, splits_fp: str) -> dict:
     return {"code": CODE_VERSIONS["evaluation"], "finetuned_model": model_fp, "splits": splits_fp}
 
 
-def quantized_model_inputs(task: TaskSettings, model_fp: str) -> dict:
-    return {"code": CODE_VERSIONS["quantized_model"], "finetuned_model": model_fp,
-            "quantization": task.quantization.model_dump()}
+def quantized_model_inputs(task: TaskSettings, framework: str, model_fp: str) -> dict:
+    inputs = {"code": CODE_VERSIONS["quantized_model"], "finetuned_model": model_fp,
+              "quantization": task.quantization.model_dump()}
+    if framework == "pytorch":
+        # A PyTorch INT8 program loads only in the torch version that saved it (torch 2.8 cannot read
+        # 2.14's), so an environment with another torch, such as the IPEX one, builds its own.
+        inputs["torch"] = importlib.metadata.version("torch")
+    return inputs
 
 
 def benchmark_report_inputs(task: TaskSettings, framework: str, model_fp: str, int8_fp: str) -> dict:

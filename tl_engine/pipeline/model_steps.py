@@ -165,7 +165,7 @@ def build_quantized_model(task: TaskSettings, store: ArtifactStore, framework: s
     _check_partition(task, framework, model)
     partition = _partition(task, framework, model)
     model_dir = store.require_latest("finetuned_model", partition)
-    inputs = fingerprints.quantized_model_inputs(task, model_dir.name)
+    inputs = fingerprints.quantized_model_inputs(task, framework, model_dir.name)
     fp = fingerprint(inputs)
     reused = reuse_if_built(store, "quantized_model", partition, fp)
     if reused:

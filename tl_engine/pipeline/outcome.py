@@ -11,7 +11,7 @@ from tl_engine.store import ArtifactStore, read_metadata
 # built then becomes stale, and so does everything downstream of it.
 CODE_VERSIONS = {
     "raw_drop": "1", "dataset": "1", "splits": "1", "features": "2", "finetuned_model": "4",
-    "evaluation": "1", "quantized_model": "1", "benchmark_report": "4", "leaderboard": "1",
+    "evaluation": "1", "quantized_model": "1", "benchmark_report": "5", "leaderboard": "1",
     "daily_evaluation": "1",
 }
 

@@ -107,7 +107,7 @@ def plan_task(task: TaskSettings, store: ArtifactStore) -> list[StepStatus]:
         model = add("finetuned_model", fingerprints.finetuned_model_inputs(
             task, entry.framework, entry.model, features.expected, splits.expected))
         add("evaluation", fingerprints.evaluation_inputs(model.expected, splits.expected))
-        int8 = add("quantized_model", fingerprints.quantized_model_inputs(task, model.expected))
+        int8 = add("quantized_model", fingerprints.quantized_model_inputs(task, entry.framework, model.expected))
         report = add("benchmark_report", fingerprints.benchmark_report_inputs(task, entry.framework, model.expected, int8.expected))
         reports[key] = report.expected
     statuses.append(_status(store, "leaderboard", task.name, None, fingerprints.leaderboard_inputs(reports)))
