@@ -2,8 +2,9 @@
 training flow, inputs and metadata.
 
 A framework subclass provides `backbone`, `head`, `model`, `feature_dim`, `set_classes`,
-`_feature_extractor`, the training hooks (`_prepare_backbone`, `_init_norm_from_features`,
-`_fit_head`, `_fit_full`, `_finish_training`), `predict_logits`, `save_to` and `load`. It reads images through the
+`_feature_extractor`, `training_loops` (the module with its `fit_head` and `fit_full`), the training
+hooks (`_prepare_backbone`, `_init_norm_from_features`, `_finish_training`), `predict_logits`,
+`save_to` and `load`. It reads images through the
 dataset's shared loader, so one validation of folders, files and classes serves every framework.
 """
 
@@ -111,13 +112,14 @@ class ImageClassifier(Classifier):
                 train_features, _ = self.extract_features(dataset, "train", progress, Path(folder) / "train.npy")
                 self._init_norm_from_features(train_features)
                 train_features.close()
-            self.history = self._fit_full(dataset, epochs, learning_rate, seed, progress)
+            self.history = self.training_loops.fit_full(self.model, dataset, epochs, learning_rate, seed, progress)
         else:
             with contextlib.ExitStack() as cleanup:
                 if features is None:
                     features = self._training_features(dataset, progress, cleanup)
                 self._init_norm_from_features(features["train"][0])
-                self.history = self._fit_head(features, epochs, dataset.batch_size, learning_rate, seed, progress)
+                self.history = self.training_loops.fit_head(self.head, features["train"], features.get("validation"),
+                                                            epochs, dataset.batch_size, learning_rate, seed, progress)
         self._finish_training()
         self.training_settings = {"epochs": epochs, "learning_rate": learning_rate, "batch_size": dataset.batch_size,
                                   "seed": seed, "fine_tune": fine_tune,

@@ -74,6 +74,7 @@ class TFImageClassifier(ImageClassifier):
     """
 
     framework = "tensorflow"
+    training_loops = tf_training
     model_format = "tf_saved_model"
 
     def __init__(self, entry: ModelEntry, image_size: int | None = None, head_hidden_units: int = 0,
@@ -142,14 +143,6 @@ class TFImageClassifier(ImageClassifier):
                                 f"Train a new model: get_model({self.name!r}, 'tensorflow').")
         if fine_tune != self.backbone.trainable:
             self._load_backbone(trainable=fine_tune)
-
-    def _fit_full(self, dataset, epochs: int, learning_rate: float, seed: int, progress: bool) -> list[dict]:
-        return tf_training.fit_full(self.model, dataset, epochs, learning_rate, seed, progress)
-
-    def _fit_head(self, features: dict, epochs: int, batch_size: int, learning_rate: float, seed: int,
-                  progress: bool) -> list[dict]:
-        return tf_training.fit_head(self.head, features["train"], features.get("validation"), epochs, batch_size,
-                                    learning_rate, seed, progress)
 
     def _finish_training(self) -> None:
         # The cached graphs traced the weights before training; trace them again on the next call.

@@ -57,6 +57,7 @@ class TorchImageClassifier(ImageClassifier):
     """
 
     framework = "pytorch"
+    training_loops = torch_training
     model_format = "torch_state_dict"
 
     def __init__(self, entry: ModelEntry, image_size: int | None = None, head_hidden_units: int = 0,
@@ -102,14 +103,6 @@ class TorchImageClassifier(ImageClassifier):
     def _prepare_backbone(self, fine_tune: bool) -> None:
         for parameter in self.backbone.parameters():
             parameter.requires_grad_(fine_tune)
-
-    def _fit_full(self, dataset, epochs: int, learning_rate: float, seed: int, progress: bool) -> list[dict]:
-        return torch_training.fit_full(self.model, dataset, epochs, learning_rate, seed, progress)
-
-    def _fit_head(self, features: dict, epochs: int, batch_size: int, learning_rate: float, seed: int,
-                  progress: bool) -> list[dict]:
-        return torch_training.fit_head(self.head, features["train"], features.get("validation"), epochs, batch_size,
-                                       learning_rate, seed, progress)
 
     def _finish_training(self) -> None:
         self.backbone.eval()
